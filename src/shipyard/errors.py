@@ -1,0 +1,186 @@
+"""Every error Shipyard raises on purpose, with a hint that tells the user what to do.
+
+The tree::
+
+    ShipyardError                  message + hint; the CLI prints both, no traceback
+    ├── ConfigError                a configuration file or value is wrong
+    │   ├── CredentialsError       a credentials entry or key is missing (never shows secrets)
+    │   └── ParamsError            a --params override names an unknown or malformed parameter
+    ├── DatasetError               a dataset cannot be built, loaded or saved
+    │   ├── DatasetNotFoundError   a name that no catalog entry or pattern provides
+    │   ├── UnsafeDataError        a pickle (or other code-carrying file) not marked trusted
+    │   └── PathOutsideProjectError  a dataset path that leaves the project folder
+    ├── PipelineError              a pipeline is malformed or does not exist
+    │   ├── CircularDependencyError  nodes depend on each other in a cycle
+    │   └── PipelineNotFoundError  a pipeline name the project does not define
+    ├── NodeError                  a node's own code raised while it ran
+    ├── RunnerError                a run cannot proceed (unpicklable data, interrupted, ...)
+    ├── ProjectError               no project here, or a project cannot be created
+    └── MissingDependencyError     an optional extra is not installed
+
+Errors carry no HTTP status codes: those belong to the serving and server layers,
+which map error types to codes at their boundary.
+
+>>> err = DatasetError("Dataset 'customers' could not be loaded.", hint="Check the path.")
+>>> print(err.describe())
+Dataset 'customers' could not be loaded.
+hint: Check the path.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "CircularDependencyError",
+    "ConfigError",
+    "CredentialsError",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "MissingDependencyError",
+    "NodeError",
+    "ParamsError",
+    "PathOutsideProjectError",
+    "PipelineError",
+    "PipelineNotFoundError",
+    "ProjectError",
+    "RunnerError",
+    "ShipyardError",
+    "UnsafeDataError",
+    "did_you_mean",
+]
+
+
+class ShipyardError(Exception):
+    """Base of every error Shipyard raises on purpose.
+
+    ``message`` says what went wrong and names the thing it went wrong with;
+    ``hint`` says what the user can do about it. Subclasses set a default hint
+    that a raise site may replace with a more specific one.
+    """
+
+    hint: str = "Run the command again with --debug to see the full traceback."
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def describe(self) -> str:
+        """The message and the hint, as the CLI prints them."""
+        return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
+
+
+class ConfigError(ShipyardError):
+    """A configuration file or value is wrong."""
+
+    hint = "Fix the file named in the message; `shipyard info` shows which conf folders are read."
+
+
+class CredentialsError(ConfigError):
+    """A credentials entry or key is missing. Never includes a secret value."""
+
+    hint = (
+        "Add the entry to conf/local/credentials.yml (git-ignored) or set it through "
+        "${oc.env:VAR} interpolation."
+    )
+
+
+class ParamsError(ConfigError):
+    """A ``--params`` override is malformed or names an unknown parameter."""
+
+    hint = "Use --params 'key.sub=value,other=value' with keys from conf/*/parameters*.yml."
+
+
+class DatasetError(ShipyardError):
+    """A dataset cannot be built, loaded or saved."""
+
+    hint = "Check the dataset's entry in conf/*/catalog*.yml; `shipyard catalog describe NAME`."
+
+
+class DatasetNotFoundError(DatasetError):
+    """A dataset name that no catalog entry, pattern or node provides."""
+
+    hint = "Add an entry to conf/base/catalog.yml or fix the name; `shipyard catalog list`."
+
+
+class UnsafeDataError(DatasetError):
+    """A file that can execute code when loaded (pickle) is not marked trusted."""
+
+    hint = (
+        "Loading a pickle runs code from the file. If you made the file yourself, "
+        "set `trusted: true` on its catalog entry; otherwise use parquet or csv."
+    )
+
+
+class PathOutsideProjectError(DatasetError):
+    """A dataset path leaves the project folder."""
+
+    hint = (
+        "Keep data paths inside the project, or set `allow_outside_project: true` "
+        "on the catalog entry if the location is intended."
+    )
+
+
+class PipelineError(ShipyardError):
+    """A pipeline or node definition is malformed."""
+
+    hint = "Fix the pipeline definition named in the message; `shipyard pipeline show NAME`."
+
+
+class CircularDependencyError(PipelineError):
+    """Nodes depend on each other in a cycle."""
+
+    hint = "Break the cycle: one of the datasets in it must come from outside the pipeline."
+
+
+class PipelineNotFoundError(PipelineError):
+    """A pipeline name the project does not define."""
+
+    hint = "Run `shipyard pipeline list` to see the pipelines this project defines."
+
+
+class NodeError(ShipyardError):
+    """A node's own code raised while it ran. The original exception is ``__cause__``."""
+
+    hint = "Fix the node, then resume with `shipyard run --from-nodes NODE`."
+
+    def __init__(self, message: str, *, node: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.node = node
+
+
+class RunnerError(ShipyardError):
+    """A run cannot proceed for a reason outside any single node's code."""
+
+    hint = "Try `--runner sequential`, which keeps every dataset in one process."
+
+
+class ProjectError(ShipyardError):
+    """No project where one is needed, or a project cannot be created."""
+
+    hint = "Run the command inside a project folder, or create one with `shipyard new NAME`."
+
+
+class MissingDependencyError(ShipyardError):
+    """An optional dependency is not installed; the hint names the extra."""
+
+    def __init__(self, package: str, extra: str, *, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed.",
+            hint=f'Install it with: pip install "shipyard[{extra}]"',
+        )
+        self.package = package
+        self.extra = extra
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ``" Did you mean 'x'?"`` suffix for the closest choice, or ``""``.
+
+    >>> did_you_mean("filepth", ["filepath", "load_args"])
+    " Did you mean 'filepath'?"
+    """
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{matches[0]}'?" if matches else ""
