@@ -1,0 +1,164 @@
+"""Where a dataset's data lives: fsspec resolution, the project-containment check, and
+atomic writes for local files.
+
+Local relative paths resolve against the project root. After ``..`` and symlinks are
+resolved, a local path must stay inside the project unless the entry says
+``allow_outside_project: true``. Local files are written to a temporary file in the same
+folder and moved into place with ``os.replace``, so a save that fails half-way leaves the
+previous file whole.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from shipyard.errors import DatasetError, MissingDependencyError, PathOutsideProjectError
+
+_LOCAL_PROTOCOLS = frozenset({"file", "local"})
+# Files are always opened in binary mode; datasets decode text themselves.
+_TEXT_OPEN_ARGS = frozenset({"mode", "encoding", "errors", "newline"})
+# Protocols whose filesystem package ships as a Shipyard extra: protocol -> (package, extra).
+_EXTRAS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3")}
+TEMP_SUFFIX = ".partial"
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any thread runs.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A resolved place for one file or folder: its filesystem and its path there."""
+
+    fs: Any
+    path: str
+    is_local: bool
+    open_args_load: Mapping[str, Any] = field(default_factory=dict)
+    open_args_save: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The path with its protocol, usable to build another dataset on the same place."""
+        return self.path if self.is_local else self.fs.unstrip_protocol(self.path)
+
+    def exists(self) -> bool:
+        if self.is_local:
+            return Path(self.path).exists()
+        return bool(self.fs.exists(self.path))
+
+    def open_read(self) -> IO[bytes]:
+        return self.fs.open(self.path, "rb", **self.open_args_load)
+
+    @contextmanager
+    def open_write(self) -> Iterator[IO[bytes]]:
+        """A binary handle whose content replaces the file only if the block succeeds."""
+        if not self.is_local:
+            with self.fs.open(self.path, "wb", **self.open_args_save) as handle:
+                yield handle
+            return
+        target = Path(self.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
+        )
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            temp = Path(temp_name)
+            temp.chmod(_mode_for(target))
+            temp.replace(target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+
+
+def resolve_location(
+    filepath: str,
+    *,
+    dataset: str,
+    project_root: Path,
+    allow_outside_project: bool = False,
+    credentials: Mapping[str, Any] | None = None,
+    fs_args: Mapping[str, Any] | None = None,
+) -> Location:
+    """Resolve ``filepath`` for ``dataset``: a checked local path or an fsspec filesystem.
+
+    ``credentials`` and ``fs_args`` (minus ``open_args_load``/``open_args_save``) become
+    the filesystem's storage options; they are not used for local files.
+    """
+    import fsspec
+    from fsspec.core import split_protocol, url_to_fs
+
+    options = dict(fs_args or {})
+    open_load = _binary_open_args(options.pop("open_args_load", None))
+    open_save = _binary_open_args(options.pop("open_args_save", None))
+    protocol, bare = split_protocol(filepath)
+    if protocol is None or protocol in _LOCAL_PROTOCOLS:
+        path = _local_path(bare, dataset, filepath, project_root, allow_outside_project)
+        return Location(fsspec.filesystem("file"), path.as_posix(), True, open_load, open_save)
+    try:
+        fs, path = url_to_fs(filepath, **options, **(credentials or {}))
+    except ImportError as exc:
+        raise _missing_backend(protocol, dataset, filepath, exc) from exc
+    except ValueError as exc:
+        if "Protocol not known" not in str(exc):
+            raise
+        raise DatasetError(
+            f"Dataset '{dataset}' has path '{filepath}' with unknown protocol '{protocol}://'.",
+            hint="Use a local path or a protocol fsspec knows, such as s3://, gcs:// or memory://.",
+        ) from exc
+    return Location(fs, path, False, open_load, open_save)
+
+
+def _local_path(
+    bare: str, dataset: str, filepath: str, project_root: Path, allow_outside: bool
+) -> Path:
+    path = Path(bare).expanduser()
+    if not path.is_absolute():
+        path = project_root / path
+    resolved = path.resolve()
+    root = project_root.resolve()
+    if not allow_outside and not resolved.is_relative_to(root):
+        raise PathOutsideProjectError(
+            f"Dataset '{dataset}' has path '{filepath}', which resolves to {resolved}, "
+            f"outside the project folder {root}."
+        )
+    return resolved
+
+
+def _binary_open_args(args: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {key: value for key, value in (args or {}).items() if key not in _TEXT_OPEN_ARGS}
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
+
+
+def _missing_backend(
+    protocol: str, dataset: str, filepath: str, exc: ImportError
+) -> MissingDependencyError | DatasetError:
+    if protocol in _EXTRAS:
+        package, extra = _EXTRAS[protocol]
+        return MissingDependencyError(package, extra, purpose=f"Dataset '{dataset}' at {filepath}")
+    return DatasetError(
+        f"Dataset '{dataset}' at {filepath} needs a filesystem package for "
+        f"'{protocol}://' that is not installed: {exc}",
+        hint="Install the package the message names into this environment, then run again.",
+    )
