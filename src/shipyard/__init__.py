@@ -1,0 +1,75 @@
+"""Shipyard: the MLOps blueprint in one tool.
+
+The public API is exactly ``__all__``. Names are imported on first use, so that
+``import shipyard`` (and ``shipyard --help``) stays fast and pulls in neither
+pandas nor scikit-learn::
+
+    from shipyard import node, pipeline
+
+    def double(x):
+        return 2 * x
+
+    doubling = pipeline([node(double, "x", "y", name="double")])
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from shipyard.__about__ import __version__
+
+# Eager, not lazy: `shipyard.pipeline` is both a subpackage and a function. Once the
+# subpackage is imported anywhere, Python binds the module to this attribute and a lazy
+# lookup would never run, so `from shipyard import pipeline` could return the module.
+# The pipeline package is pure Python and cheap to import.
+from shipyard.pipeline import Node, Pipeline, node, pipeline
+
+if TYPE_CHECKING:  # for type checkers and IDEs only; runtime imports are lazy below
+    from shipyard.config import ConfigLoader
+    from shipyard.data import AbstractDataset, Catalog
+    from shipyard.errors import ShipyardError
+    from shipyard.project import Session
+    from shipyard.runner import ProcessRunner, SequentialRunner, ThreadRunner, hook_impl
+
+__all__ = [
+    "AbstractDataset",
+    "Catalog",
+    "ConfigLoader",
+    "Node",
+    "Pipeline",
+    "ProcessRunner",
+    "SequentialRunner",
+    "Session",
+    "ShipyardError",
+    "ThreadRunner",
+    "__version__",
+    "hook_impl",
+    "node",
+    "pipeline",
+]
+
+_LAZY = {
+    "AbstractDataset": "shipyard.data",
+    "Catalog": "shipyard.data",
+    "ConfigLoader": "shipyard.config",
+    "ProcessRunner": "shipyard.runner",
+    "SequentialRunner": "shipyard.runner",
+    "Session": "shipyard.project",
+    "ShipyardError": "shipyard.errors",
+    "ThreadRunner": "shipyard.runner",
+    "hook_impl": "shipyard.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

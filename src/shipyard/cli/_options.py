@@ -1,0 +1,33 @@
+"""Options shared by several commands, so they read and behave the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["EnvOption", "JsonOption", "QuietOption", "split_names"]
+
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        "-e",
+        help="Configuration environment: conf/base overlaid with conf/ENV. "
+        "Default: SHIPYARD_ENV, else the project's default_env (local).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar and no log lines below WARNING.")
+]
+
+
+def split_names(values: list[str] | None) -> tuple[str, ...]:
+    """Names given as repeated options and/or comma-separated: ``-t a,b -t c``."""
+    return tuple(
+        name.strip() for value in values or () for name in value.split(",") if name.strip()
+    )

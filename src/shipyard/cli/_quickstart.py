@@ -1,0 +1,124 @@
+"""``shipyard quickstart``: the blueprint so far, end to end, on the embedded defaults.
+
+Each stage is a small function over a shared context, so later capabilities add
+stages (version the data, track the run, register, serve, monitor) without
+touching the ones before them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from shipyard.cli._options import QuietOption
+from shipyard.cli._output import print_table, say
+
+if TYPE_CHECKING:
+    from shipyard.project import Session
+
+__all__ = ["quickstart"]
+
+
+@dataclass
+class _Context:
+    root: Path
+    quiet: bool
+    session: Session | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def quickstart(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Where to create the project (must be empty or absent). Default: a new "
+            "temporary folder, printed at the start.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Create the example churn project and run the blueprint on it, end to end."""
+    root = directory or Path(tempfile.mkdtemp(prefix="shipyard-quickstart-"))
+    context = _Context(root=root.resolve(), quiet=quiet)
+    say(f"Shipyard quickstart in [bold]{context.root}[/bold]")
+    started = time.perf_counter()
+    for number, (title, stage) in enumerate(_STAGES, start=1):
+        say(f"\n[bold cyan]{number}/{len(_STAGES)}[/bold cyan] {title}")
+        stage_started = time.perf_counter()
+        stage(context)
+        say(f"  [dim]done in {time.perf_counter() - stage_started:.1f}s[/dim]")
+    say(f"\n[green]✓[/green] Quickstart finished in {time.perf_counter() - started:.1f}s.")
+    _next_steps(context)
+
+
+def _create_project(context: _Context) -> None:
+    from shipyard.lab import create_project
+
+    project = create_project(context.root, name="churn")
+    git = "a git repository with a first commit" if project.git_initialised else "no git"
+    say(f"  project '{project.package_name}' from the template, {git}")
+
+
+def _run_pipelines(context: _Context) -> None:
+    from shipyard.cli._run import run_session
+    from shipyard.project import Session, configure_logging, default_logging_config
+
+    session = Session.open(context.root)
+    configure_logging(
+        session.config.logging_config() or default_logging_config(session.settings.package_name),
+        quiet=context.quiet,
+    )
+    result = run_session(session, "__default__", quiet=context.quiet)
+    context.session = session
+    say(
+        f"  ran {len(result.completed)} nodes of data_processing + training "
+        f"in {result.duration_s:.2f}s (run {result.run_id})"
+    )
+
+
+def _show_results(context: _Context) -> None:
+    from shipyard.project import Session
+
+    session = context.session or Session.open(context.root)
+    catalog = session.catalog
+    metrics = catalog.load("metrics")
+    print_table(
+        "Model metrics on the held-out test set",
+        ["metric", "value"],
+        [
+            (key, f"{value:.4f}" if isinstance(value, float) else value)
+            for key, value in metrics.items()
+        ],
+    )
+    written = [
+        (name, catalog.describe(name).get("filepath"))
+        for name in sorted(session.pipeline().datasets())
+        if name in catalog and catalog.is_persistent(name)
+    ]
+    print_table("Datasets written", ["dataset", "file"], written)
+
+
+def _next_steps(context: _Context) -> None:
+    say(
+        "\nWhere to look next:\n"
+        f"  cd {context.root}\n"
+        "  shipyard pipeline show          # the DAG of the default pipeline\n"
+        "  shipyard catalog list           # datasets, their types and files\n"
+        "  shipyard run --pipeline training --params model.C=0.5\n"
+        "  pytest                          # the project's own tests\n"
+        "  notebooks/explore.ipynb         # explore the data through the catalog"
+    )
+
+
+_STAGES: list[tuple[str, Callable[[_Context], None]]] = [
+    ("Create a project from the template", _create_project),
+    ("Run the data_processing and training pipelines", _run_pipelines),
+    ("Look at the results", _show_results),
+]

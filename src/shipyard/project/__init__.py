@@ -1,0 +1,21 @@
+"""A project opened for a run: settings, config, catalog, pipelines, hooks, logging, progress.
+
+>>> from shipyard.project import Session
+>>> session = Session.open("churn")  # doctest: +SKIP
+>>> session.run("training")  # doctest: +SKIP
+"""
+
+from shipyard.project._logging import ConsoleHandler, configure_logging, default_logging_config
+from shipyard.project._progress import RunProgress
+from shipyard.project._registry import find_pipelines
+from shipyard.project._session import DEFAULT_PIPELINE, Session
+
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "ConsoleHandler",
+    "RunProgress",
+    "Session",
+    "configure_logging",
+    "default_logging_config",
+    "find_pipelines",
+]

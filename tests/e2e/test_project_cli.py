@@ -1,0 +1,132 @@
+"""End to end: a project from `shipyard new`, driven through the CLI as a user would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    """One generated project per module; tests that change it work on a copy."""
+    root = tmp_path_factory.mktemp("projects") / "churn"
+    result = run_cli("new", str(root), cwd=root.parent)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture
+def project(pristine, tmp_path) -> Path:
+    copy = tmp_path / "churn"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def test_new_reports_the_next_step(pristine):
+    assert (pristine / "conf" / "base" / "catalog.yml").is_file()
+    assert (pristine / ".git").is_dir()
+
+
+def test_new_refuses_a_non_empty_folder(tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    result = run_cli("new", str(target), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "taken" in result.stderr and "hint:" in result.stderr
+    assert (target / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
+
+
+def test_run_default_pipeline_end_to_end(project):
+    result = run_cli("run", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "✓ Run" in result.stderr
+    metrics = json.loads((project / "data/08_reporting/metrics.json").read_text())
+    assert metrics["roc_auc"] > 0.75
+    assert (project / "data/06_models/model.pkl").is_file()
+    # not a terminal: one plain progress line per node
+    assert "] train_model done in" in result.stderr
+
+
+def test_run_training_in_prod_with_params(project):
+    assert run_cli("run", "-q", cwd=project).returncode == 0
+    result = run_cli(
+        "run", "--pipeline", "training", "--env", "prod", "--params", "model.C=0.5", cwd=project
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'training'" in result.stderr and "env prod" in result.stderr
+
+
+@pytest.mark.parametrize("runner", ["thread", "process"])
+def test_other_runners_give_the_same_metrics(project, runner):
+    assert run_cli("run", "-q", cwd=project).returncode == 0
+    reference = (project / "data/08_reporting/metrics.json").read_text()
+    result = run_cli("run", "-q", "--runner", runner, "--max-workers", "2", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (project / "data/08_reporting/metrics.json").read_text() == reference
+
+
+def test_pipeline_list_and_show_json(pristine):
+    listed = run_cli("pipeline", "list", "--json", cwd=pristine)
+    assert listed.returncode == 0, listed.stderr
+    names = {p["name"] for p in json.loads(listed.stdout)["pipelines"]}
+    assert {"__default__", "data_processing", "training"} <= names
+
+    shown = run_cli("pipeline", "show", "training", "--json", cwd=pristine)
+    pipeline = json.loads(shown.stdout)["pipeline"]
+    assert pipeline["name"] == "training"
+    assert any(node["name"] == "train_model" for node in pipeline["nodes"])
+
+    text = run_cli("pipeline", "show", "training", cwd=pristine)
+    assert "train_model" in text.stdout and "layer" in text.stdout
+    dot = run_cli("pipeline", "show", "--format", "dot", cwd=pristine)
+    assert dot.stdout.startswith('digraph "__default__"')
+
+
+def test_catalog_list_and_describe_json(pristine):
+    listed = run_cli("catalog", "list", "--json", cwd=pristine)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)["datasets"]}
+    assert rows["customers_raw"]["type"] == "csv"
+    assert rows["customers_raw"]["filepath"].endswith("data/01_raw/customers.csv")
+    described = run_cli("catalog", "describe", "model", "--json", cwd=pristine)
+    assert json.loads(described.stdout)["dataset"]["type"] == "pickle"
+
+
+def test_info_json_inside_and_outside_a_project(pristine, tmp_path):
+    inside = json.loads(run_cli("info", "--json", cwd=pristine).stdout)["info"]
+    assert inside["project"]["package"] == "churn"
+    outside = json.loads(run_cli("info", "--json", cwd=tmp_path).stdout)["info"]
+    assert outside["project"] is None
+
+
+def test_generated_project_tests_pass(pristine, tmp_path):
+    work = tmp_path / "churn"
+    shutil.copytree(pristine, work)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_quickstart_runs_the_blueprint(tmp_path):
+    target = tmp_path / "qs"
+    result = run_cli("quickstart", str(target), cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Quickstart finished" in result.stderr
+    assert "roc_auc" in result.stdout
+    assert (target / "data/08_reporting/metrics.json").is_file()

@@ -1,0 +1,63 @@
+"""The public surface is exactly what each package's __all__ says, and it stays light."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import shipyard
+
+PACKAGES = [
+    "shipyard",
+    "shipyard.config",
+    "shipyard.data",
+    "shipyard.pipeline",
+    "shipyard.runner",
+    "shipyard.project",
+    "shipyard.lab",
+    "shipyard.errors",
+    "shipyard.settings",
+]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_all_names_exist_and_are_sorted(package):
+    module = importlib.import_module(package)
+    exported = module.__all__
+    for name in exported:
+        assert getattr(module, name) is not None, f"{package}.{name}"
+    assert sorted(exported) == sorted(set(exported)), f"{package}.__all__ has duplicates"
+
+
+def test_top_level_api():
+    assert set(shipyard.__all__) == {
+        "AbstractDataset",
+        "Catalog",
+        "ConfigLoader",
+        "Node",
+        "Pipeline",
+        "ProcessRunner",
+        "SequentialRunner",
+        "Session",
+        "ShipyardError",
+        "ThreadRunner",
+        "__version__",
+        "hook_impl",
+        "node",
+        "pipeline",
+    }
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = shipyard.nope
+
+
+def test_import_shipyard_is_light():
+    code = (
+        "import sys, shipyard, shipyard.cli._app; "
+        "heavy = {'pandas', 'sklearn', 'sqlalchemy', 'omegaconf', 'pyarrow', 'numpy'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
