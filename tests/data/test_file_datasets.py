@@ -179,26 +179,35 @@ def test_absolute_path_inside_the_project_is_fine(make_catalog, root):
 
 @pytest.mark.parametrize("filepath", ["../outside.json", "data/../../outside.json"])
 def test_paths_leaving_the_project_are_refused(make_catalog, root, tmp_path, filepath):
-    catalog = make_catalog({"leaky": {"type": "json", "filepath": filepath}})
+    # refused as the catalog is built, before any run could write through it
     with pytest.raises(PathOutsideProjectError) as info:
-        catalog.save("leaky", {"secret": 1})
+        make_catalog({"leaky": {"type": "json", "filepath": filepath}})
     message = info.value.message
     assert "Dataset 'leaky'" in message
     assert f"'{filepath}'" in message
     assert str(tmp_path / "outside.json") in message
     assert "allow_outside_project: true" in info.value.hint
     assert not (tmp_path / "outside.json").exists()
+
+
+def test_a_path_that_leaves_the_project_later_is_refused_at_use(make_catalog, root, tmp_path):
+    catalog = make_catalog({"j": {"type": "json", "filepath": "data/j.json"}})
+    outside = tmp_path / "shared"
+    outside.mkdir()
+    (root / "data").symlink_to(outside)  # after the catalog was built
+    with pytest.raises(PathOutsideProjectError, match=re.escape(str(outside / "j.json"))):
+        catalog.save("j", 1)
     with pytest.raises(PathOutsideProjectError):
-        catalog.load("leaky")
+        catalog.load("j")
+    assert list(outside.iterdir()) == []
 
 
 def test_symlinks_leaving_the_project_are_refused(make_catalog, root, tmp_path):
     outside = tmp_path / "shared"
     outside.mkdir()
     (root / "data").symlink_to(outside)
-    catalog = make_catalog({"j": {"type": "json", "filepath": "data/j.json"}})
     with pytest.raises(PathOutsideProjectError, match=re.escape(str(outside / "j.json"))):
-        catalog.save("j", 1)
+        make_catalog({"j": {"type": "json", "filepath": "data/j.json"}})
     assert list(outside.iterdir()) == []
 
 

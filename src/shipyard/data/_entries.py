@@ -147,9 +147,8 @@ def instantiate(
             hint=exc.hint if isinstance(exc, ShipyardError) else None,
         ) from exc
     instance.name = dataset
-    if isinstance(instance, FileDataset) and instance.is_local:
-        # Check the project boundary now, not at a first load an hour into a run.
-        _ = instance.location
+    if isinstance(instance, FileDataset):
+        instance.check_path()
     return instance
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from shipyard.data._dataset import AbstractDataset, type_label
-from shipyard.data._paths import Location, resolve_location
+from shipyard.data._paths import LOCAL_PROTOCOLS, Location, local_path, resolve_location
 from shipyard.errors import DatasetError
 
 
@@ -17,8 +17,9 @@ class FileDataset(AbstractDataset):
     ``filepath`` is local (relative paths resolve against ``project_root``) or a URL
     (``s3://bucket/key.csv``, ``memory://scratch/x.csv``). ``credentials`` and ``fs_args``
     go to the fsspec filesystem; ``fs_args.open_args_load``/``open_args_save`` go to its
-    ``open`` (``encoding`` there sets the text encoding of text formats). The path is
-    resolved on first use, so building a catalog touches no filesystem.
+    ``open`` (``encoding`` there sets the text encoding of text formats). Building the
+    catalog checks that a local path stays inside the project (pure path arithmetic);
+    the filesystem is opened on first use and the check repeated then, symlinks included.
 
     A subclass reads through ``self.location.open_read()`` and writes through
     ``self.location.open_write()``, which replaces local files atomically:
@@ -55,15 +56,22 @@ class FileDataset(AbstractDataset):
         self._project_root = Path(project_root) if project_root is not None else Path.cwd()
         self._location: Location | None = None
 
-    @property
-    def is_local(self) -> bool:
-        """Whether the path is on the local filesystem (no protocol, or ``file://``)."""
-        protocol, separator, _ = self._filepath.partition("://")
-        return not separator or protocol in ("file", "local")
+    def check_path(self) -> None:
+        """Refuse a local path that leaves the project, without touching any filesystem.
+
+        The catalog calls this as it builds the dataset, so a bad path is reported by
+        the first command that reads the catalog, not by a load an hour into a run.
+        """
+        protocol, separator, bare = self._filepath.partition("://")
+        if not separator:
+            bare = self._filepath
+        elif protocol not in LOCAL_PROTOCOLS:
+            return
+        local_path(bare, self.name, self._filepath, self._project_root, self._allow_outside_project)
 
     @property
     def location(self) -> Location:
-        """The resolved file (checked against the project folder on first use)."""
+        """The resolved file, checked again against the project folder on first use."""
         location = self._location
         if location is None:
             location = self._location = resolve_location(

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from shipyard.errors import DatasetError, MissingDependencyError, PathOutsideProjectError
 
-_LOCAL_PROTOCOLS = frozenset({"file", "local"})
+LOCAL_PROTOCOLS = frozenset({"file", "local"})
 # Files are always opened in binary mode; datasets decode text themselves.
 _TEXT_OPEN_ARGS = frozenset({"mode", "encoding", "errors", "newline"})
 # Protocols whose filesystem package ships as a Shipyard extra: protocol -> (package, extra).
@@ -107,8 +107,8 @@ def resolve_location(
     open_load = _binary_open_args(options.pop("open_args_load", None))
     open_save = _binary_open_args(options.pop("open_args_save", None))
     protocol, bare = split_protocol(filepath)
-    if protocol is None or protocol in _LOCAL_PROTOCOLS:
-        path = _local_path(bare, dataset, filepath, project_root, allow_outside_project)
+    if protocol is None or protocol in LOCAL_PROTOCOLS:
+        path = local_path(bare, dataset, filepath, project_root, allow_outside_project)
         return Location(fsspec.filesystem("file"), path.as_posix(), True, open_load, open_save)
     try:
         fs, path = url_to_fs(filepath, **options, **(credentials or {}))
@@ -124,7 +124,7 @@ def resolve_location(
     return Location(fs, path, False, open_load, open_save)
 
 
-def _local_path(
+def local_path(
     bare: str, dataset: str, filepath: str, project_root: Path, allow_outside: bool
 ) -> Path:
     path = Path(bare).expanduser()
