@@ -114,3 +114,18 @@ def test_quickstart_runs_the_blueprint(tmp_path):
     assert "Quickstart finished" in result.stderr
     assert "roc_auc" in result.stdout
     assert (target / "data/08_reporting/metrics.json").is_file()
+
+
+def test_new_without_example_or_git_and_a_package_name(tmp_path):
+    target = tmp_path / "Bare-Project"
+    result = run_cli(
+        "new", str(target), "--no-example", "--no-git", "--package-name", "bare", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert (target / "src/bare/pipeline_registry.py").is_file()
+    assert not (target / "src/bare/pipelines/training").exists()
+    assert not (target / ".git").exists()
+    listed = run_cli("pipeline", "list", "--json", cwd=target)
+    assert json.loads(listed.stdout)["pipelines"] == [
+        {"name": "__default__", "nodes": 0, "inputs": [], "outputs": []}
+    ]

@@ -139,3 +139,20 @@ def test_a_broken_project_module_is_reported(tmp_path):
     with pytest.raises(ProjectError, match="does_not_exist_anywhere") as info:
         _ = Session.open(root).pipelines
     assert "--debug" in info.value.hint
+
+
+def test_running_an_empty_pipeline_says_how_to_add_one(tmp_path):
+    root = make_project(tmp_path / "p")
+    write(
+        root / "src/demo/pipeline_registry.py",
+        """
+        from shipyard import pipeline
+
+
+        def register_pipelines():
+            return {"__default__": pipeline([])}
+        """,
+    )
+    with pytest.raises(PipelineError, match="has no nodes") as info:
+        Session.open(root).run()
+    assert "src/demo/pipelines/" in info.value.hint

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.config import ConfigLoader
 from shipyard.data import Catalog
-from shipyard.errors import PipelineNotFoundError, ProjectError, did_you_mean
+from shipyard.errors import PipelineError, PipelineNotFoundError, ProjectError, did_you_mean
 from shipyard.project._registry import load_pipelines, load_project_module
 from shipyard.runner import RunResult, SequentialRunner, create_hook_manager
 from shipyard.settings import Settings
@@ -134,6 +134,12 @@ class Session:
             "to_outputs": tuple(to_outputs),
         }
         pipeline = _select(self.pipeline(pipeline_name), **selection)
+        if not pipeline.nodes:
+            raise PipelineError(
+                f"Pipeline '{pipeline_name}' has no nodes, so there is nothing to run.",
+                hint=f"Add a pipeline folder under src/{self.settings.package_name}/pipelines/ "
+                "with a pipeline.py defining create_pipeline() (see docs/pipelines.md).",
+            )
         runner = runner or SequentialRunner()
         run_params = {
             "project": self.settings.package_name,
