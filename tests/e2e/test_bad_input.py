@@ -147,3 +147,41 @@ def test_usage_error_exits_2(project):
     result = run_cli("run", "--runner", "warp", cwd=project)
     assert result.returncode == 2
     assert "warp" in result.stderr
+
+
+def test_ctrl_c_stops_the_run_cleanly_and_says_how_to_resume(project):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    nodes = project / "src/churn/pipelines/training/nodes.py"
+    source = nodes.read_text().replace(
+        '    """Measure the model', '    time.sleep(60)\n    """Measure the model', 1
+    )
+    nodes.write_text(source + "\n\nimport time  # noqa: E402\n")
+    model_before = (project / "data/06_models/model.pkl").stat().st_mtime_ns
+    metrics_before = metrics_of(project)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shipyard", "run", "--pipeline", "training"],
+        cwd=project,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "train_model done" in line:
+            break
+    else:
+        pytest.fail("the run ended before train_model finished:\n" + "".join(seen))
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=30) == 1
+    assert "interrupted after 1 of 2 nodes" in rest
+    assert "--from-nodes evaluate_model" in rest
+    assert "Traceback" not in rest
+    assert (project / "data/06_models/model.pkl").stat().st_mtime_ns > model_before
+    assert metrics_of(project) == metrics_before

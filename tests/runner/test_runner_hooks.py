@@ -94,9 +94,9 @@ NODE_HOOKS = [
     "before_dataset_loaded",
     "after_dataset_loaded",
     "before_node_run",
-    "after_node_run",
     "before_dataset_saved",
     "after_dataset_saved",
+    "after_node_run",
 ]
 
 

@@ -47,8 +47,11 @@ class NodeSteps:
             except Exception as exc:
                 self.report_error(node, inputs, exc)
                 raise node_error(node, exc) from exc
-            self.after_run(node, inputs, outputs, perf_counter() - call_start)
+            call_duration = perf_counter() - call_start
+            # Outputs are saved before after_node_run, so a hook sees a node whose results
+            # are stored (progress counts it done; tracking can record the saved versions).
             self.save_outputs(node, outputs)
+            self.after_run(node, inputs, outputs, call_duration)
         except NodeError:
             raise
         except Exception as exc:

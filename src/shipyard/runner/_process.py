@@ -73,8 +73,8 @@ class ProcessRunner(PoolRunner):
                 run.steps.report_error(node, inputs, payload)
                 raise node_error(node, payload, location=detail) from payload
             outputs = pickle.loads(payload)
-            run.steps.after_run(node, inputs, outputs, detail)
             run.steps.save_outputs(node, outputs)
+            run.steps.after_run(node, inputs, outputs, detail)
         except NodeError:
             raise
         except Exception as exc:
