@@ -1,8 +1,8 @@
 """Shipyard: the MLOps blueprint in one tool.
 
-The public API is exactly ``__all__``. Names are imported on first use, so that
-``import shipyard`` (and ``shipyard --help``) stays fast and pulls in neither
-pandas nor scikit-learn::
+The public API is exactly ``__all__``. Apart from the pure ``node``/``pipeline``
+algebra, names are imported on first use, so that ``import shipyard`` (and
+``shipyard --help``) stays fast and pulls in neither pandas nor scikit-learn::
 
     from shipyard import node, pipeline
 
