@@ -13,6 +13,7 @@ EnvOption = Annotated[
     typer.Option(
         "--env",
         "-e",
+        metavar="ENV",
         help="Configuration environment: conf/base overlaid with conf/ENV. "
         "Default: SHIPYARD_ENV, else the project's default_env (local).",
         show_default=False,

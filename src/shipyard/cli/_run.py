@@ -25,13 +25,14 @@ class RunnerName(StrEnum):
 
 def run(
     pipeline: Annotated[
-        str, typer.Option("--pipeline", "-p", help="The pipeline to run.")
+        str, typer.Option("--pipeline", "-p", metavar="NAME", help="The pipeline to run.")
     ] = "__default__",
     env: EnvOption = None,
     params: Annotated[
         str | None,
         typer.Option(
             "--params",
+            metavar="KEY=VALUE,...",
             help="Override parameters: 'model.C=0.5,split.test_size=0.3'. Values are "
             "parsed as YAML (numbers, true/false, [lists]).",
             show_default=False,
@@ -42,30 +43,46 @@ def run(
     ] = RunnerName.sequential,
     max_workers: Annotated[
         int | None,
-        typer.Option("--max-workers", min=1, help="Workers for the thread and process runners."),
+        typer.Option(
+            "--max-workers", min=1, metavar="N", help="Workers for the thread and process runners."
+        ),
     ] = None,
     tags: Annotated[
         list[str] | None,
-        typer.Option("--tags", "-t", help="Only nodes with any of these tags (comma-separated)."),
+        typer.Option(
+            "--tags",
+            "-t",
+            metavar="TAGS",
+            help="Only nodes with any of these tags (comma-separated).",
+        ),
     ] = None,
     nodes: Annotated[
-        list[str] | None, typer.Option("--nodes", "-n", help="Only these nodes (comma-separated).")
+        list[str] | None,
+        typer.Option("--nodes", "-n", metavar="NODES", help="Only these nodes (comma-separated)."),
     ] = None,
     from_nodes: Annotated[
         list[str] | None,
-        typer.Option("--from-nodes", help="These nodes and everything downstream of them."),
+        typer.Option(
+            "--from-nodes", metavar="NODES", help="These nodes and everything downstream of them."
+        ),
     ] = None,
     to_nodes: Annotated[
         list[str] | None,
-        typer.Option("--to-nodes", help="These nodes and everything upstream of them."),
+        typer.Option(
+            "--to-nodes", metavar="NODES", help="These nodes and everything upstream of them."
+        ),
     ] = None,
     from_inputs: Annotated[
         list[str] | None,
-        typer.Option("--from-inputs", help="Everything downstream of these datasets."),
+        typer.Option(
+            "--from-inputs", metavar="DATASETS", help="Everything downstream of these datasets."
+        ),
     ] = None,
     to_outputs: Annotated[
         list[str] | None,
-        typer.Option("--to-outputs", help="Everything needed to produce these datasets."),
+        typer.Option(
+            "--to-outputs", metavar="DATASETS", help="Everything needed to produce these datasets."
+        ),
     ] = None,
     quiet: QuietOption = False,
 ) -> None:
