@@ -156,10 +156,15 @@ def test_ctrl_c_stops_the_run_cleanly_and_says_how_to_resume(project):
     import sys
 
     nodes = project / "src/churn/pipelines/training/nodes.py"
+    # evaluate_model announces itself, then hangs: once its line is seen, train_model is
+    # recorded as done (the next node only starts after that), with no timing involved.
     source = nodes.read_text().replace(
-        '    """Measure the model', '    time.sleep(60)\n    """Measure the model', 1
+        '    """Measure the model',
+        '    print("evaluate_model started", file=sys.stderr, flush=True)\n'
+        '    time.sleep(60)\n    """Measure the model',
+        1,
     )
-    nodes.write_text(source + "\n\nimport time  # noqa: E402\n")
+    nodes.write_text(source + "\n\nimport sys  # noqa: E402\nimport time  # noqa: E402\n")
     model_before = (project / "data/06_models/model.pkl").stat().st_mtime_ns
     metrics_before = metrics_of(project)
     process = subprocess.Popen(
@@ -173,10 +178,10 @@ def test_ctrl_c_stops_the_run_cleanly_and_says_how_to_resume(project):
     seen = []
     for line in process.stderr:
         seen.append(line)
-        if "train_model done" in line:
+        if "evaluate_model started" in line:
             break
     else:
-        pytest.fail("the run ended before train_model finished:\n" + "".join(seen))
+        pytest.fail("the run ended before evaluate_model started:\n" + "".join(seen))
     process.send_signal(signal.SIGINT)
     rest = process.stderr.read()
     assert process.wait(timeout=30) == 1
