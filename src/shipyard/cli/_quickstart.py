@@ -112,7 +112,7 @@ def _next_steps(context: _Context) -> None:
         "  shipyard pipeline show          # the DAG of the default pipeline\n"
         "  shipyard catalog list           # datasets, their types and files\n"
         "  shipyard run --pipeline training --params model.C=0.5\n"
-        "  pytest                          # the project's own tests\n"
+        '  pip install -e ".\\[test]" && pytest   # the project\'s own tests\n'
         "  notebooks/explore.ipynb         # explore the data through the catalog"
     )
 
