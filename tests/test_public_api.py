@@ -18,6 +18,7 @@ PACKAGES = [
     "shipyard.runner",
     "shipyard.project",
     "shipyard.lab",
+    "shipyard.objects",
     "shipyard.errors",
     "shipyard.settings",
 ]

@@ -16,6 +16,11 @@ The tree::
     ├── NodeError                  a node's own code raised while it ran
     ├── RunnerError                a run cannot proceed (unpicklable data, interrupted, ...)
     ├── ProjectError               no project here, or a project cannot be created
+    ├── ObjectStoreError           the object store cannot read or write an object
+    │   ├── ObjectNotFoundError    a digest the store does not hold
+    │   ├── CorruptObjectError     an object's bytes no longer match its digest
+    │   ├── UnsafePathError        a tree path or symlink that would leave its folder
+    │   └── RemoteError            a remote store cannot be reached or refused a transfer
     └── MissingDependencyError     an optional extra is not installed
 
 Errors carry no HTTP status codes: those belong to the serving and server layers,
@@ -35,19 +40,24 @@ from collections.abc import Iterable
 __all__ = [
     "CircularDependencyError",
     "ConfigError",
+    "CorruptObjectError",
     "CredentialsError",
     "DatasetError",
     "DatasetNotFoundError",
     "MissingDependencyError",
     "NodeError",
+    "ObjectNotFoundError",
+    "ObjectStoreError",
     "ParamsError",
     "PathOutsideProjectError",
     "PipelineError",
     "PipelineNotFoundError",
     "ProjectError",
+    "RemoteError",
     "RunnerError",
     "ShipyardError",
     "UnsafeDataError",
+    "UnsafePathError",
     "did_you_mean",
 ]
 
@@ -162,6 +172,42 @@ class ProjectError(ShipyardError):
     """No project where one is needed, or a project cannot be created."""
 
     hint = "Run the command inside a project folder, or create one with `shipyard new NAME`."
+
+
+class ObjectStoreError(ShipyardError):
+    """The object store cannot read or write an object (disk full, permissions, bad digest)."""
+
+    hint = "Check that the store's folder or bucket is reachable and writable, then run again."
+
+
+class ObjectNotFoundError(ObjectStoreError):
+    """A digest the store does not hold."""
+
+    hint = "Check the digest, or fetch the object from a remote with `shipyard data pull`."
+
+
+class CorruptObjectError(ObjectStoreError):
+    """An object's bytes no longer match its digest. It is never used or repaired silently."""
+
+    hint = (
+        "Delete the corrupt object and fetch it again from a remote (`shipyard data pull`), "
+        "or store the original file again; `shipyard data verify` lists every corrupt object."
+    )
+
+
+class UnsafePathError(ObjectStoreError):
+    """A tree path or symlink that would read or write outside its folder."""
+
+    hint = (
+        "Paths in a tree must be relative, use '/' and stay inside the folder (no '..', "
+        "no absolute or drive paths, no symlinks pointing outside). Fix or remove the file."
+    )
+
+
+class RemoteError(ObjectStoreError):
+    """A remote store cannot be reached or refused a transfer."""
+
+    hint = "Check the remote's URL and credentials and that it is reachable, then run again."
 
 
 class MissingDependencyError(ShipyardError):

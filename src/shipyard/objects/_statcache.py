@@ -1,0 +1,127 @@
+"""The stat cache: a file whose inode, mtime and size did not change keeps its digest.
+
+One SQLite table (WAL mode, so readers never wait for the writer and two processes can
+share it) maps an absolute path to the stat it had when it was hashed.
+
+>>> cache = StatCache(tmp / "stat.db")                # doctest: +SKIP
+>>> cache.hash_file(tmp / "big.parquet")             # hashes, then remembers
+>>> cache.hash_file(tmp / "big.parquet")             # answered from the cache
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from shipyard.errors import ObjectStoreError
+from shipyard.objects._digest import Digest, hash_file
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stat (
+    path TEXT PRIMARY KEY,
+    inode INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    digest TEXT NOT NULL
+)
+"""
+
+
+class StatCache:
+    """path -> (inode, mtime_ns, size, digest), in a SQLite file shared by processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # A lost entry after a power cut only costs a re-hash, so no fsync per write.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ObjectStoreError(
+                f"The stat cache {self.path} cannot be opened: {exc}",
+                hint="Delete the file; it is only a cache and is rebuilt by hashing again.",
+            ) from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> StatCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str | os.PathLike[str]) -> Digest | None:
+        """The cached digest if the file's inode, mtime_ns and size all still match."""
+        try:
+            st = Path(path).stat()
+        except FileNotFoundError:
+            return None
+        return self.lookup(Path(path), st)
+
+    def put(self, path: str | os.PathLike[str], digest: Digest) -> None:
+        """Remember ``digest`` for the file as it is now."""
+        self.record(Path(path), Path(path).stat(), digest)
+
+    def hash_file(self, path: str | os.PathLike[str]) -> Digest:
+        """The file's digest, hashing it only when the cache has no matching entry."""
+        path = Path(path)
+        st = path.stat()
+        digest = self.lookup(path, st)
+        if digest is None:
+            digest = hash_file(path)
+            # The stat from *before* hashing: a write during hashing changes mtime,
+            # so the next lookup misses instead of trusting a digest of mixed bytes.
+            self.record(path, st, digest)
+        return digest
+
+    def lookup(self, path: Path, st: os.stat_result) -> Digest | None:
+        """The cached digest for ``path`` if ``st`` matches what was recorded."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT inode, mtime_ns, size, digest FROM stat WHERE path = ?", (_key(path),)
+            ).fetchone()
+        if row is None or tuple(row[:3]) != (st.st_ino, st.st_mtime_ns, st.st_size):
+            return None
+        return Digest.parse(row[3])
+
+    def record(self, path: Path, st: os.stat_result, digest: Digest) -> None:
+        """Remember ``digest`` for ``path`` as stat ``st`` describes it."""
+        self.record_many([(str(path), st, digest)])
+
+    def record_many(self, items: Iterable[tuple[str, os.stat_result, Digest]]) -> None:
+        """Remember many (path, stat, digest) at once, in one transaction."""
+        rows = [(_key(p), st.st_ino, st.st_mtime_ns, st.st_size, str(d)) for p, st, d in items]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def rows_under(self, folder: str) -> dict[str, tuple[int, int, int, Digest]]:
+        """Every entry below absolute ``folder``: path -> (inode, mtime_ns, size, digest),
+        in one query, for scanning a whole folder."""
+        # Paths below "a/b" sort between "a/b/" and "a/b0" ("0" follows "/").
+        low, high = folder.rstrip("/") + "/", folder.rstrip("/") + "0"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT path, inode, mtime_ns, size, digest FROM stat WHERE path >= ? AND path < ?",
+                (low, high),
+            ).fetchall()
+        return {path: (ino, mtime, size, Digest.parse(d)) for path, ino, mtime, size, d in rows}
+
+
+def _key(path: str | os.PathLike[str]) -> str:
+    return str(Path(path).absolute())
