@@ -19,6 +19,7 @@ PACKAGES = [
     "shipyard.project",
     "shipyard.lab",
     "shipyard.objects",
+    "shipyard.ids",
     "shipyard.errors",
     "shipyard.settings",
 ]

@@ -9,6 +9,7 @@ The tree::
     ├── DatasetError               a dataset cannot be built, loaded or saved
     │   ├── DatasetNotFoundError   a name that no catalog entry or pattern provides
     │   ├── UnsafeDataError        a pickle (or other code-carrying file) not marked trusted
+    │   ├── VersionNotFoundError   a dataset version id, prefix or tag that is not recorded
     │   └── PathOutsideProjectError  a dataset path that leaves the project folder
     ├── PipelineError              a pipeline is malformed or does not exist
     │   ├── CircularDependencyError  nodes depend on each other in a cycle
@@ -58,6 +59,7 @@ __all__ = [
     "ShipyardError",
     "UnsafeDataError",
     "UnsafePathError",
+    "VersionNotFoundError",
     "did_you_mean",
 ]
 
@@ -125,6 +127,12 @@ class UnsafeDataError(DatasetError):
     )
 
 
+class VersionNotFoundError(DatasetError):
+    """A version id, id prefix or tag that no recorded version of the dataset matches."""
+
+    hint = "List the recorded versions and tags with `shipyard data versions NAME`."
+
+
 class PathOutsideProjectError(DatasetError):
     """A dataset path leaves the project folder."""
 
@@ -183,15 +191,15 @@ class ObjectStoreError(ShipyardError):
 class ObjectNotFoundError(ObjectStoreError):
     """A digest the store does not hold."""
 
-    hint = "Check the digest, or fetch the object from a remote with `shipyard data pull`."
+    hint = "Check the digest; a missing object must be stored again, e.g. by saving its dataset."
 
 
 class CorruptObjectError(ObjectStoreError):
     """An object's bytes no longer match its digest. It is never used or repaired silently."""
 
     hint = (
-        "Delete the corrupt object and fetch it again from a remote (`shipyard data pull`), "
-        "or store the original file again; `shipyard data verify` lists every corrupt object."
+        "Delete the corrupt object file and store the original data again (save the dataset "
+        "once more); `shipyard data verify` lists every corrupt object."
     )
 
 

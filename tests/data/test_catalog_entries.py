@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from shipyard.data import AbstractDataset, Catalog
+from shipyard.data import AbstractDataset, Catalog, Versioning
 from shipyard.errors import DatasetError
 
 KEDRO_CATALOG = """
@@ -85,8 +85,13 @@ daily:
 
 
 @pytest.fixture
-def kedro_catalog(make_catalog) -> Catalog:
-    return make_catalog(yaml.safe_load(KEDRO_CATALOG))
+def kedro_catalog(root) -> Catalog:
+    # `versioned: true` entries need a project store.
+    return Catalog.from_config(
+        yaml.safe_load(KEDRO_CATALOG),
+        project_root=root,
+        versioning=Versioning.open(root / ".shipyard"),
+    )
 
 
 def test_kedro_catalog_loads_unchanged(kedro_catalog, root):

@@ -27,7 +27,10 @@ def test_public_names():
         "SQLQueryDataset",
         "SQLTableDataset",
         "TextDataset",
+        "VersionedDataset",
+        "Versioning",
         "YAMLDataset",
+        "parse_load_versions",
         "resolve_type",
     }
     assert shipyard.data.ENTRY_POINT_GROUP == "shipyard.datasets"

@@ -98,7 +98,7 @@ def test_missing_object_names_the_digest_and_the_store(backend, tmp_path):
         with pytest.raises(ObjectNotFoundError) as err:
             action()
         assert str(digest) in err.value.message
-        assert "pull" in err.value.hint
+        assert "stored again" in err.value.hint
     assert not (tmp_path / "x").exists()
 
 

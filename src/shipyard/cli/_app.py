@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from shipyard.__about__ import __version__
-from shipyard.cli import _catalog, _info, _new, _pipeline, _quickstart, _run
+from shipyard.cli import _catalog, _data, _info, _new, _pipeline, _quickstart, _run
 
 __all__ = ["app"]
 
@@ -57,3 +57,4 @@ app.command("info")(_info.info)
 app.command("quickstart")(_quickstart.quickstart)
 app.add_typer(_pipeline.app, name="pipeline")
 app.add_typer(_catalog.app, name="catalog")
+app.add_typer(_data.app, name="data")

@@ -84,12 +84,27 @@ def run(
             "--to-outputs", metavar="DATASETS", help="Everything needed to produce these datasets."
         ),
     ] = None,
+    load_version: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--load-version",
+            metavar="DATASET=VERSION",
+            help="Load a versioned dataset at a version id, unique id prefix or tag "
+            "(comma-separated or repeated); `shipyard data versions NAME` lists them.",
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Run a pipeline of the project in the current folder (default: __default__)."""
     from shipyard.config import parse_params_overrides
+    from shipyard.data import parse_load_versions
 
-    session = open_session(env, parse_params_overrides(params) if params else None, quiet=quiet)
+    session = open_session(
+        env,
+        parse_params_overrides(params) if params else None,
+        load_versions=parse_load_versions(load_version or ()),
+        quiet=quiet,
+    )
     result = run_session(
         session,
         pipeline,
@@ -110,12 +125,16 @@ def run(
 
 
 def open_session(
-    env: str | None, params: dict[str, object] | None = None, *, quiet: bool = False
+    env: str | None,
+    params: dict[str, object] | None = None,
+    *,
+    load_versions: dict[str, str] | None = None,
+    quiet: bool = False,
 ) -> Session:
     """Open the project in the current folder and configure logging from its conf."""
     from shipyard.project import Session, configure_logging, default_logging_config
 
-    session = Session.open(env=env, params=params)
+    session = Session.open(env=env, params=params, load_versions=load_versions)
     config = session.config.logging_config()
     configure_logging(config or default_logging_config(session.settings.package_name), quiet=quiet)
     return session

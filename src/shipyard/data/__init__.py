@@ -17,6 +17,10 @@ Built-in types (``type:`` in an entry): ``csv``, ``parquet``, ``excel``, ``panda
 :class:`AbstractDataset` (or :class:`FileDataset`) and are named by dotted path or
 through the ``shipyard.datasets`` entry point group. pandas, fsspec and SQLAlchemy are
 imported only when data is loaded or saved. See docs/catalog.md.
+
+An entry with ``versioned: true`` keeps every save as an immutable version in the
+project's object store; build the catalog with ``versioning=Versioning.open(".shipyard")``.
+See docs/versioning.md.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from shipyard.data._pickle import PickleDataset
 from shipyard.data._registry import BUILTIN_TYPES, ENTRY_POINT_GROUP, resolve_type
 from shipyard.data._sql import SQLQueryDataset, SQLTableDataset
 from shipyard.data._text import JSONDataset, TextDataset, YAMLDataset
+from shipyard.data._versioned import VersionedDataset, Versioning, parse_load_versions
 
 __all__ = [
     "BUILTIN_TYPES",
@@ -51,6 +56,9 @@ __all__ = [
     "SQLQueryDataset",
     "SQLTableDataset",
     "TextDataset",
+    "VersionedDataset",
+    "Versioning",
     "YAMLDataset",
+    "parse_load_versions",
     "resolve_type",
 ]

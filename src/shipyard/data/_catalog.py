@@ -12,7 +12,9 @@ from shipyard.data._dataset import AbstractDataset, jsonable
 from shipyard.data._entries import EntryInfo, build_dataset, check_entry
 from shipyard.data._memory import MemoryDataset
 from shipyard.data._patterns import PatternSet, is_pattern
+from shipyard.data._versioned import VersionedDataset, Versioning
 from shipyard.errors import DatasetError, DatasetNotFoundError, did_you_mean
+from shipyard.objects import DataVersion
 
 
 class Catalog:
@@ -49,6 +51,7 @@ class Catalog:
         self._patterns = PatternSet({})
         self._origins: dict[str, str] = {}
         self._credentials: Mapping[str, Any] = {}
+        self._versioning: Versioning | None = None
         self._project_root = Path(project_root) if project_root is not None else Path.cwd()
         self._lock = threading.Lock()
         for name, dataset in (datasets or {}).items():
@@ -62,15 +65,19 @@ class Catalog:
         credentials: Mapping[str, Mapping[str, Any]] | None = None,
         project_root: Path,
         origins: Mapping[str, str] | None = None,
+        versioning: Versioning | None = None,
     ) -> Catalog:
         """Build a catalog from entries such as ``{"cars": {"type": "csv", "filepath": ...}}``.
 
         ``credentials`` maps the names entries use to their values; ``origins`` maps an
         entry name to the file that defined it, for error messages. Every entry is checked
         now (type, keys, credentials); no file is touched until data is loaded or saved.
+        ``versioning`` is where entries with ``versioned: true`` keep their versions
+        (see :class:`Versioning`); without it such an entry is an error.
         """
         instance = cls(project_root=project_root)
         instance._credentials = credentials or {}
+        instance._versioning = versioning
         instance._origins = dict(origins or {})
         entries = {name: entry for name, entry in catalog.items() if not name.startswith("_")}
         patterns = {name: entry for name, entry in entries.items() if is_pattern(name)}
@@ -81,6 +88,8 @@ class Catalog:
         for name, entry in entries.items():
             if not is_pattern(name):
                 instance._build(name, entry, origin=instance._origins.get(name))
+        if versioning is not None:
+            instance._check_load_versions(versioning.load_versions)
         return instance
 
     def load(self, name: str) -> Any:
@@ -206,6 +215,16 @@ class Catalog:
             "credentials": credentials,
         }
 
+    def version_of(self, name: str) -> DataVersion | None:
+        """The version of ``name`` last loaded or saved through this catalog, or None
+        (not versioned, or not loaded or saved yet)."""
+        dataset = self._datasets.get(name)
+        return dataset.last_version if isinstance(dataset, VersionedDataset) else None
+
+    def versioned_datasets(self) -> list[str]:
+        """The names of the versioned datasets, sorted (pattern ones once used)."""
+        return sorted(n for n, d in self._datasets.items() if isinstance(d, VersionedDataset))
+
     def __repr__(self) -> str:
         return f"<Catalog: {len(self._datasets)} datasets, {len(self._patterns)} patterns>"
 
@@ -220,9 +239,44 @@ class Catalog:
             origin=origin,
             pattern=pattern,
         )
+        if info.versioned:
+            dataset = self._versioned(dataset, info)
         self._datasets[name] = dataset
         self._entries[name] = info
         return dataset
+
+    def _versioned(self, dataset: AbstractDataset, info: EntryInfo) -> VersionedDataset:
+        where = f" in {info.origin}" if info.origin else ""
+        if self._versioning is None:
+            raise DatasetError(
+                f"Dataset '{dataset.name}'{where} is versioned, but versioned datasets need a "
+                "project store and this catalog was built without one.",
+                hint="Open the catalog through a project session (`shipyard run`, "
+                "Session.open()), or pass versioning=Versioning.open(root / '.shipyard') "
+                "to Catalog.from_config; or remove `versioned: true`.",
+            )
+        return VersionedDataset(
+            dataset,
+            self._versioning,
+            load_version=info.load_version,
+            project_root=self._project_root,
+        )
+
+    def _check_load_versions(self, load_versions: Mapping[str, str]) -> None:
+        for name in load_versions:
+            dataset = self._datasets.get(name)
+            if isinstance(dataset, VersionedDataset):
+                continue
+            if dataset is None and self._patterns.match(name) is not None:
+                continue  # versioned or not is known once the pattern builds it
+            versioned = [n for n, d in self._datasets.items() if isinstance(d, VersionedDataset)]
+            problem = "is not in the catalog" if dataset is None else "is not versioned"
+            raise DatasetError(
+                f"--load-version names dataset '{name}', which {problem}."
+                + did_you_mean(name, versioned),
+                hint="Pin only datasets with `versioned: true`"
+                + (f"; this catalog has: {', '.join(sorted(versioned))}." if versioned else "."),
+            )
 
     def _materialise(self, name: str) -> AbstractDataset | None:
         with self._lock:

@@ -1,9 +1,9 @@
 """From one catalog entry to a dataset: type, allowed keys, credentials, construction.
 
 The keys an entry may hold are the dataset class's ``__init__`` parameters plus the
-catalog's own keys (``type``, ``versioned``, ``metadata``, ``layer``), so a custom type
-gets the same unknown-key check as the built-in ones. ``project_root`` is supplied by the
-catalog, never written in an entry.
+catalog's own keys (``type``, ``versioned``, ``metadata``, ``layer``, and ``load_version`` on
+a versioned entry), so a custom type gets the same unknown-key check as the built-in ones.
+``project_root`` is supplied by the catalog, never written in an entry.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from shipyard.data._registry import resolve_type
 from shipyard.errors import DatasetError, MissingDependencyError, ShipyardError, did_you_mean
 
 CATALOG_KEYS = frozenset({"type", "versioned", "metadata", "layer"})
+# Allowed, and offered in hints, only on an entry with `versioned: true`.
+VERSION_KEYS = frozenset({"load_version"})
 _SUPPLIED = frozenset({"project_root"})
 
 
@@ -36,6 +38,7 @@ class EntryInfo:
     declared_type: str | None = None
     origin: str | None = None
     versioned: bool = False
+    load_version: str | None = None
     layer: str | None = None
     metadata: Mapping[str, Any] | None = None
     credentials: str | None = None
@@ -79,6 +82,13 @@ def check_keys(
     """
     params = parameters_of(cls)
     allowed = params.allowed | CATALOG_KEYS
+    if entry.get("versioned") is True:
+        allowed |= VERSION_KEYS
+    elif "load_version" in entry and "load_version" not in params.allowed:
+        raise DatasetError(
+            f"{subject[0].upper()}{subject[1:]} sets `load_version` but is not versioned.",
+            hint="Add `versioned: true` to the entry, or remove `load_version`.",
+        )
     unknown = sorted(key for key in entry if key not in allowed)
     if unknown and not params.takes_any:
         keys = ", ".join(f"'{key}'" for key in unknown)
@@ -112,16 +122,18 @@ def build_dataset(
     kwargs = {
         key: value
         for key, value in resolved.items()
-        if key not in CATALOG_KEYS or key in takes.allowed
+        if key not in CATALOG_KEYS | VERSION_KEYS or key in takes.allowed
     }
     if takes.project_root:
         kwargs["project_root"] = project_root
+    versioned, load_version = _versioning_keys(name, entry, origin)
     dataset = instantiate(cls, kwargs, dataset=name, origin=origin)
     metadata = entry.get("metadata")
     info = EntryInfo(
         declared_type=str(entry["type"]),
         origin=origin,
-        versioned=bool(entry.get("versioned", False)),
+        versioned=versioned,
+        load_version=load_version,
         layer=entry.get("layer") or _kedro_viz_layer(metadata),
         metadata=metadata if isinstance(metadata, Mapping) else None,
         credentials=credentials_label(entry),
@@ -171,6 +183,29 @@ def parameters_of(cls: type[AbstractDataset]) -> _Parameters:
                 required.add(parameter.name)
     takes_root = "project_root" in signature.parameters
     return _Parameters(frozenset(allowed), frozenset(required), takes_any, takes_root)
+
+
+def _versioning_keys(
+    name: str, entry: Mapping[str, Any], origin: str | None
+) -> tuple[bool, str | None]:
+    """``versioned`` (a boolean) and ``load_version`` (only on a versioned entry)."""
+    where = f" in {origin}" if origin else ""
+    versioned = entry.get("versioned", False)
+    if not isinstance(versioned, bool):
+        raise DatasetError(
+            f"`versioned` of dataset '{name}'{where} is {versioned!r}, not true or false.",
+            hint="Write `versioned: true` to keep every save as a version, or remove the key.",
+        )
+    load_version = entry.get("load_version") if versioned else None
+    if load_version is None:
+        return versioned, None
+    if not isinstance(load_version, str) or not load_version.strip():
+        raise DatasetError(
+            f"`load_version` of dataset '{name}'{where} is {load_version!r}, not a version "
+            "id or tag.",
+            hint=f"Use an id or tag from `shipyard data versions {name}`, or `latest`.",
+        )
+    return versioned, load_version.strip()
 
 
 def _kedro_viz_layer(metadata: Any) -> str | None:

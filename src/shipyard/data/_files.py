@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from shipyard.data._dataset import AbstractDataset, type_label
 from shipyard.data._paths import LOCAL_PROTOCOLS, Location, local_path, resolve_location
@@ -68,6 +69,16 @@ class FileDataset(AbstractDataset):
         elif protocol not in LOCAL_PROTOCOLS:
             return
         local_path(bare, self.name, self._filepath, self._project_root, self._allow_outside_project)
+
+    def with_path(self, path: str | Path) -> Self:
+        """A copy reading and writing ``path`` instead, with the same arguments. Versioned
+        datasets use it to read a stored version or write a temporary file; the path comes
+        from Shipyard, not from an entry, so it is not held to the project folder."""
+        twin = copy.copy(self)
+        twin._filepath = str(path)
+        twin._location = None
+        twin._allow_outside_project = True
+        return twin
 
     @property
     def location(self) -> Location:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import posixpath
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Self
 
 from shipyard.data._dataset import AbstractDataset, type_label
 from shipyard.data._entries import check_keys, instantiate, parameters_of
@@ -66,6 +67,17 @@ class PartitionedDataset(AbstractDataset):
         self._project_root = Path(project_root) if project_root is not None else Path.cwd()
         self._inner_type, self._inner_kwargs = self._inner_config(dataset)
         self._location: Location | None = None
+
+    def with_path(self, path: str | Path) -> Self:
+        """A copy reading and writing the folder ``path`` instead (a checked-out version),
+        with the same arguments; the path comes from Shipyard, so it may leave the project."""
+        twin = copy.copy(self)
+        twin._path = str(path)
+        twin._location = None
+        twin._allow_outside_project = True
+        if "allow_outside_project" in twin._inner_kwargs:
+            twin._inner_kwargs = {**twin._inner_kwargs, "allow_outside_project": True}
+        return twin
 
     @property
     def location(self) -> Location:

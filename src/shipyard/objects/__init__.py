@@ -12,6 +12,9 @@ A folder is stored as a :class:`Tree` manifest, itself an object::
     folder = store.put_tree("data/02_intermediate")
     transfer(store, ObjectStore("s3://team-bucket/objects"), store.list(), jobs=8)
 
+Which content each save of a versioned dataset produced is kept in a :class:`VersionIndex`
+(``.shipyard/versions.db``) as immutable :class:`DataVersion` records; see docs/versioning.md.
+
 Writes are atomic (temp file, then rename), local objects are read-only, and corrupt
 objects are reported, never used or repaired silently. See docs/objects.md.
 """
@@ -23,8 +26,10 @@ from shipyard.objects._statcache import StatCache
 from shipyard.objects._store import ObjectInfo, ObjectStore, VerifyReport
 from shipyard.objects._transfer import TransferReport, transfer
 from shipyard.objects._tree import Tree, TreeEntry, build_tree, check_relpath
+from shipyard.objects._versions import DataVersion, VersionIndex
 
 __all__ = [
+    "DataVersion",
     "Digest",
     "ObjectInfo",
     "ObjectStore",
@@ -33,6 +38,7 @@ __all__ = [
     "Tree",
     "TreeEntry",
     "VerifyReport",
+    "VersionIndex",
     "build_tree",
     "check_relpath",
     "hash_bytes",

@@ -103,7 +103,6 @@ def write_error(exc: OSError, what: str, store: str) -> ObjectStoreError:
         return ObjectStoreError(
             f"No space left on device while writing {what} to the object store at {store}; "
             "nothing partial was kept.",
-            hint="Free space on that disk (`shipyard data gc` removes unreferenced objects) "
-            "or move the store to a larger volume, then run again.",
+            hint="Free space on that disk or move the store to a larger volume, then run again.",
         )
     return ObjectStoreError(f"Could not write {what} to the object store at {store}: {exc}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import ConfigLoader
-from shipyard.data import Catalog
+from shipyard.data import Catalog, Versioning
 from shipyard.errors import PipelineError, PipelineNotFoundError, ProjectError, did_you_mean
 from shipyard.project._registry import load_pipelines, load_project_module
 from shipyard.runner import RunResult, SequentialRunner, create_hook_manager
@@ -46,10 +46,12 @@ class Session:
         settings: Settings,
         *,
         params: Mapping[str, Any] | None = None,
+        load_versions: Mapping[str, str] | None = None,
         extra_hooks: Iterable[object] = (),
     ) -> None:
         self.settings = settings
         self.config = ConfigLoader(settings.conf_source, settings.env, runtime_params=params)
+        self._load_versions = dict(load_versions or {})
         self._extra_hooks = tuple(extra_hooks)
 
     @classmethod
@@ -59,16 +61,18 @@ class Session:
         *,
         env: str | None = None,
         params: Mapping[str, Any] | None = None,
+        load_versions: Mapping[str, str] | None = None,
         extra_hooks: Iterable[object] = (),
     ) -> Session:
         """Open the project at or above ``path`` (default: the current folder).
 
-        The project's ``src`` folder goes on ``sys.path`` so that its package, pipelines
-        and hooks import as they do in its own tests.
+        ``load_versions`` pins versioned datasets to a version id or tag for this session
+        (``{"customers": "q3-audit"}``). The project's ``src`` folder goes on ``sys.path``
+        so that its package, pipelines and hooks import as they do in its own tests.
         """
         settings = Settings.for_project(Path(path) if path is not None else None, env=env)
         _use_project_source(settings)
-        return cls(settings, params=params, extra_hooks=extra_hooks)
+        return cls(settings, params=params, load_versions=load_versions, extra_hooks=extra_hooks)
 
     @cached_property
     def params(self) -> dict[str, Any]:
@@ -89,10 +93,27 @@ class Session:
             credentials=self.config.credentials,
             project_root=self.settings.project_root,
             origins={name: self.config.origin("catalog", name) for name in entries},
+            versioning=self.versioning if self._uses_versioning(entries) else None,
         )
         catalog.add_parameters(self.params)
         self.hooks.hook.after_catalog_created(catalog=catalog)
         return catalog
+
+    @cached_property
+    def versioning(self) -> Versioning:
+        """The project's object store, version index and stat cache in ``.shipyard``.
+
+        Objects are re-hashed as they are read, so a corrupt version is never used.
+        """
+        return Versioning.open(
+            self.settings.shipyard_dir, load_versions=self._load_versions, verify_on_read=True
+        )
+
+    def _uses_versioning(self, entries: Mapping[str, Mapping[str, Any]]) -> bool:
+        # Projects without versioned datasets never get a .shipyard store.
+        return bool(self._load_versions) or any(
+            isinstance(entry, Mapping) and entry.get("versioned") for entry in entries.values()
+        )
 
     @cached_property
     def pipelines(self) -> dict[str, Pipeline]:

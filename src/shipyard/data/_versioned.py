@@ -1,0 +1,300 @@
+"""Versioned datasets: every save becomes an immutable, content-addressed version.
+
+A :class:`VersionedDataset` wraps a file or partitioned dataset. Saving writes the data
+as the wrapped dataset always does, stores the bytes in the project's object store and
+records a :class:`~shipyard.objects.DataVersion`. Loading reads the working file (and
+records it as a version if it is new), or a pinned version straight from the store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard.data._dataset import AbstractDataset, type_label
+from shipyard.data._files import FileDataset
+from shipyard.data._partitioned import PartitionedDataset
+from shipyard.data._paths import TEMP_SUFFIX
+from shipyard.errors import DatasetError, ObjectNotFoundError
+from shipyard.objects import DataVersion, Digest, ObjectStore, StatCache, VersionIndex, hash_file
+
+RunIdProvider = Callable[[], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Versioning:
+    """Where versioned datasets keep their versions, and which versions to load.
+
+    ``load_versions`` maps a dataset name to a version id, id prefix or tag (the CLI's
+    ``--load-version``); it beats an entry's ``load_version``. ``run_id_provider`` returns
+    the id of the run in progress, recorded with each version. ``checkouts`` holds
+    versions read from a remote store and folders checked out for pinned loads.
+
+    >>> versioning = Versioning.open(Path(".shipyard"), load_versions={"customers": "q3"})
+    ... # doctest: +SKIP
+    """
+
+    store: ObjectStore
+    index: VersionIndex
+    stat_cache: StatCache | None = None
+    load_versions: Mapping[str, str] = field(default_factory=dict)
+    run_id_provider: RunIdProvider | None = None
+    checkouts: Path | None = None
+
+    @classmethod
+    def open(
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        load_versions: Mapping[str, str] | None = None,
+        run_id_provider: RunIdProvider | None = None,
+        verify_on_read: bool = False,
+    ) -> Versioning:
+        """The project's own versioning in ``folder`` (its ``.shipyard``): objects in
+        ``objects/``, the index in ``versions.db``, the stat cache in ``stat.db``."""
+        folder = Path(folder)
+        return cls(
+            store=ObjectStore(folder / "objects", verify_on_read=verify_on_read),
+            index=VersionIndex(folder / "versions.db"),
+            stat_cache=StatCache(folder / "stat.db"),
+            load_versions=dict(load_versions or {}),
+            run_id_provider=run_id_provider,
+            checkouts=folder / "checkouts",
+        )
+
+
+def parse_load_versions(specs: str | Iterable[str]) -> dict[str, str]:
+    """``"a=ref,b=ref"`` (or several such strings) as ``{"a": "ref", "b": "ref"}``.
+
+    >>> parse_load_versions(["customers=01jd6w3c", "model=q3-audit"])
+    {'customers': '01jd6w3c', 'model': 'q3-audit'}
+    """
+    pairs: dict[str, str] = {}
+    for spec in [specs] if isinstance(specs, str) else specs:
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            name, sep, ref = (text.strip() for text in item.rpartition("="))
+            if not sep or not name or not ref:
+                raise DatasetError(
+                    f"--load-version '{item}' is not DATASET=VERSION.",
+                    hint="Write --load-version customers=<version id or tag>; separate "
+                    "several with commas.",
+                )
+            pairs[name] = ref
+    return pairs
+
+
+class VersionedDataset(AbstractDataset):
+    """A file or partitioned dataset whose saves are kept as versions (``versioned: true``).
+
+    The working file (or folder) at the entry's path is always the latest data of the
+    workspace; versions live in the object store and are never changed.
+    """
+
+    def __init__(
+        self,
+        dataset: FileDataset | PartitionedDataset,
+        versioning: Versioning,
+        *,
+        load_version: str | None = None,
+        project_root: Path | None = None,
+    ) -> None:
+        if not isinstance(dataset, FileDataset | PartitionedDataset):
+            raise DatasetError(
+                f"Dataset '{dataset.name}' of type '{type_label(type(dataset))}' cannot be "
+                "versioned: only file and partitioned datasets can.",
+                hint="Remove `versioned: true` from its catalog entry.",
+            )
+        self._dataset = dataset
+        self._versioning = versioning
+        self._load_version = load_version
+        self._kind = "tree" if isinstance(dataset, PartitionedDataset) else "file"
+        root = Path(project_root) if project_root is not None else Path.cwd()
+        self._checkouts = versioning.checkouts or root / ".shipyard" / "checkouts"
+        #: The version this dataset last loaded or saved, or None.
+        self.last_version: DataVersion | None = None
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        """The catalog name; versions are recorded under it."""
+        return self._dataset.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._dataset.name = value
+
+    @property
+    def pinned(self) -> str | None:
+        """The version ref loads read: ``--load-version``, else the entry's ``load_version``."""
+        return self._versioning.load_versions.get(self.name) or self._load_version
+
+    def describe(self) -> dict[str, Any]:
+        latest = self._versioning.index.latest(self.name)
+        return {
+            **self._dataset.describe(),
+            "versioned": True,
+            "load_version": self.pinned,
+            "latest_version": latest.id if latest else None,
+        }
+
+    def _describe(self) -> dict[str, Any]:
+        return self.describe()
+
+    def _target(self) -> str:
+        return self._dataset._target()
+
+    def _release(self) -> None:
+        self._dataset.release()
+
+    def _exists(self) -> bool:
+        if self.pinned is not None:
+            return True
+        return self._working().exists() or self._versioning.index.latest(self.name) is not None
+
+    # --- saving --------------------------------------------------------------------
+
+    def _save(self, data: Any) -> None:
+        working = self._working()
+        if self._kind == "tree":
+            # Partitions may add to what is there, so they are written in place.
+            self._dataset.save(data)
+            version = self._record(self._put_tree(working))
+        else:
+            version = self._save_file(data, working)
+        self.last_version = version
+
+    def _save_file(self, data: Any, working: Path) -> DataVersion:
+        # The data goes to a private temp file that is stored, then moved into place, so a
+        # concurrent save of the same dataset cannot swap the bytes under this version.
+        working.parent.mkdir(parents=True, exist_ok=True)
+        temp = working.with_name(f".{working.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+        try:
+            twin = self._dataset.with_path(temp)
+            twin.name = self.name
+            try:
+                twin.save(data)
+            except DatasetError as exc:
+                if type(exc) is not DatasetError:
+                    raise
+                # Name the dataset's own path, not the temporary file.
+                message = exc.message.replace(str(temp), self._dataset._target())
+                raise DatasetError(message, hint=exc.hint) from exc
+            st = temp.stat()
+            digest = hash_file(temp)
+            info = self._versioning.store.put_hashed_file(temp, digest, st)
+            temp.replace(working)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        if self._versioning.stat_cache is not None:
+            self._versioning.stat_cache.record(working, st, digest)  # rename keeps the stat
+        return self._record((digest, info.size))
+
+    # --- loading -------------------------------------------------------------------
+
+    def _load(self) -> Any:
+        ref = self.pinned
+        if ref is not None:
+            version = self._versioning.index.resolve(self.name, ref)
+            reader = self._dataset.with_path(self._readable(version))
+            reader.name = self.name
+            data = reader.load()
+        else:
+            version = self._snapshot_working()
+            data = self._dataset.load()
+        self.last_version = version
+        return data
+
+    def _snapshot_working(self) -> DataVersion | None:
+        """Record the working data as a version (or find it recorded); restore the latest
+        version when the working copy is missing."""
+        working = self._working()
+        if working.exists():
+            return self._record(self._put_working(working))
+        latest = self._versioning.index.latest(self.name)
+        if latest is None:
+            return None  # the wrapped dataset's load reports the missing file
+        self._require_object(latest)
+        store = self._versioning.store
+        if latest.kind == "tree":
+            store.checkout_tree(latest.digest, working)
+        else:
+            store.get_file(latest.digest, working)
+            if self._versioning.stat_cache is not None:
+                self._versioning.stat_cache.put(working, latest.digest)
+        return latest
+
+    def _readable(self, version: DataVersion) -> Path:
+        """A local path holding ``version``, without touching the working copy."""
+        self._require_object(version)
+        store = self._versioning.store
+        local = store.local_path(version.digest)
+        if version.kind == "file" and local is not None:
+            if store.verify_on_read:
+                store.check(version.digest)
+            return local
+        target = self._checkouts / version.digest.hex
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if version.kind == "file":
+            store.get_file(version.digest, target)
+            return target
+        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+        try:
+            store.checkout_tree(version.digest, temp)
+            temp.rename(target)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        return target
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _working(self) -> Path:
+        location = self._dataset.location
+        if not location.is_local:
+            raise DatasetError(
+                f"Dataset {self._label()} at {location.url} is versioned, but only local "
+                "files and folders can be versioned for now.",
+                hint="Keep versioned data under the project's data/ folder.",
+            )
+        return Path(location.path)
+
+    def _put_working(self, working: Path) -> tuple[Digest, int]:
+        if self._kind == "tree":
+            return self._put_tree(working)
+        st = working.stat()
+        cache = self._versioning.stat_cache
+        digest = cache.lookup(working, st) if cache is not None else None
+        if digest is None:
+            digest = hash_file(working)
+            if cache is not None:
+                cache.record(working, st, digest)
+        self._versioning.store.put_hashed_file(working, digest, st)
+        return digest, st.st_size
+
+    def _put_tree(self, folder: Path) -> tuple[Digest, int]:
+        store = self._versioning.store
+        info = store.put_tree(folder, stat_cache=self._versioning.stat_cache)
+        return info.digest, store.read_tree(info.digest).size
+
+    def _record(self, stored: tuple[Digest, int]) -> DataVersion:
+        digest, size = stored
+        provider = self._versioning.run_id_provider
+        run_id = provider() if provider is not None else None
+        return self._versioning.index.record(self.name, digest, size, self._kind, run_id=run_id)
+
+    def _require_object(self, version: DataVersion) -> None:
+        store = self._versioning.store
+        if not store.exists(version.digest):
+            raise ObjectNotFoundError(
+                f"Version {version.id} of dataset '{self.name}' ({version.digest}) is not in "
+                f"the object store at {store.url}.",
+                hint="Save the dataset again to store it, or load another version "
+                f"(`shipyard data versions {self.name}`).",
+            )
