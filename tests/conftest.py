@@ -1,13 +1,23 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder.
+
+``s3_endpoint`` starts moto's standalone S3 server once per test process on 127.0.0.1
+(moto keeps its buckets in-process, so there must be only one); tests that use it are
+skipped only when moto or s3fs cannot be imported.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import pytest
+
+BUCKET = "shipyard-test"
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
@@ -28,3 +38,45 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: f
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    try:
+        import s3fs  # noqa: F401
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        pytest.skip(f"S3 backend tests need moto[server] and s3fs importable: {exc}")
+    saved = {k: os.environ.get(k) for k in _AWS_ENV}
+    os.environ.update(_AWS_ENV)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    fs = fsspec.filesystem("s3", endpoint_url=endpoint, skip_instance_cache=True)
+    fs.mkdir(BUCKET)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}

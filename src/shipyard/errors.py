@@ -191,15 +191,18 @@ class ObjectStoreError(ShipyardError):
 class ObjectNotFoundError(ObjectStoreError):
     """A digest the store does not hold."""
 
-    hint = "Check the digest; a missing object must be stored again, e.g. by saving its dataset."
+    hint = (
+        "Check the digest; fetch the object from a remote (`shipyard data pull`) or have it "
+        "stored again, e.g. by saving its dataset."
+    )
 
 
 class CorruptObjectError(ObjectStoreError):
     """An object's bytes no longer match its digest. It is never used or repaired silently."""
 
     hint = (
-        "Delete the corrupt object file and store the original data again (save the dataset "
-        "once more); `shipyard data verify` lists every corrupt object."
+        "Delete the corrupt object file, then fetch it again (`shipyard data pull`) or store "
+        "the original data again; `shipyard data verify` lists every corrupt object."
     )
 
 

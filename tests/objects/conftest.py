@@ -1,26 +1,22 @@
 """Stores on every backend for the shared suites: a local folder, memory:// and S3.
 
-S3 runs against moto's standalone server, started once per test process on 127.0.0.1;
-those cases are skipped only when moto or s3fs cannot be imported.
+S3 runs against moto's standalone server (the ``s3_endpoint`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fsspec
 import pytest
+from tests.conftest import BUCKET
 
 from shipyard.objects import Digest, ObjectStore
 
 BACKENDS = ["local", "memory", "s3"]
-BUCKET = "shipyard-test"
 
 
 @dataclass
@@ -56,48 +52,6 @@ class Backend:
             path.write_bytes(data)
             return
         self.raw_fs().pipe_file(f"{self.url}/{relpath}", data)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    try:
-        import s3fs  # noqa: F401
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        pytest.skip(f"S3 backend tests need moto[server] and s3fs importable: {exc}")
-    saved = {k: os.environ.get(k) for k in _AWS_ENV}
-    os.environ.update(_AWS_ENV)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    fs = fsspec.filesystem("s3", endpoint_url=endpoint, skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    try:
-        yield endpoint
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "NO_PROXY": "127.0.0.1,localhost",
-    "no_proxy": "127.0.0.1,localhost",
-}
 
 
 def make_backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Backend:

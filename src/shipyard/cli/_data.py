@@ -1,8 +1,10 @@
-"""``shipyard data ...``: the versions of versioned datasets, their tags, and integrity."""
+"""``shipyard data ...``: versions of versioned datasets, tags, integrity, remotes and gc."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,16 +12,30 @@ from shipyard.cli._options import EnvOption, JsonOption, QuietOption
 from shipyard.cli._output import emit_json, print_table, say
 
 if TYPE_CHECKING:
-    from shipyard.project import Session
+    from shipyard.objects import Digest, ObjectStore, TransferReport
+    from shipyard.project import Remote, Session
 
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Versions of versioned datasets (versioned: true): list, tag, verify.",
+    help="Versions of versioned datasets (versioned: true): list, tag, verify, push, pull, gc.",
     no_args_is_help=True,
 )
 
 DatasetArgument = Annotated[str, typer.Argument(help="A dataset with versioned: true.")]
+RemoteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--remote", "-r", help="A remote of conf/*/remotes.yml. Default: the default one."
+    ),
+]
+JobsOption = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="Objects moved at once. Default: the remote's jobs."),
+]
+VerifyOption = Annotated[
+    bool, typer.Option("--verify", help="Re-hash every object as it arrives; keep no mismatch.")
+]
 
 
 @app.command("versions")
@@ -84,8 +100,102 @@ def verify(env: EnvOption = None, quiet: QuietOption = False, as_json: JsonOptio
             f"{len(corrupt)} of {report.checked} objects in {store.url} are corrupt: "
             + ", ".join(corrupt),
             hint="Versions stored in them cannot be loaded. Delete those object files and "
-            "store the data again by saving the datasets once more.",
+            "fetch them again with `shipyard data pull`, or save the datasets once more.",
         )
+
+
+@app.command("push")
+def push(
+    remote: RemoteOption = None,
+    jobs: JobsOption = None,
+    env: EnvOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy the objects of every recorded version that the remote lacks to it."""
+    from shipyard.objects import reachable
+
+    session = _open(env)
+    local = session.versioning.store
+    wanted = reachable(local, session.versioning.index.digests())
+    present = sorted((d for d in wanted if local.exists(d)), key=str)
+    config, target = _remote(session, remote)
+    with _progress(f"pushing to {config.name}", quiet or as_json, len(present)) as advance:
+        report = _transfer(config, local, target, present, jobs, False, advance)
+    _report("push", config, report, as_json, missing=len(wanted) - len(present))
+
+
+@app.command("pull")
+def pull(
+    remote: RemoteOption = None,
+    jobs: JobsOption = None,
+    verify_: VerifyOption = False,
+    env: EnvOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch the objects of every recorded version, then put back missing working files."""
+    session = _open(env)
+    config, report = _fetch(session, remote, jobs, verify_, quiet or as_json)
+    restored = _restore_working_files(session)
+    _report("pull", config, report, as_json, restored=restored)
+
+
+@app.command("fetch")
+def fetch(
+    remote: RemoteOption = None,
+    jobs: JobsOption = None,
+    verify_: VerifyOption = False,
+    env: EnvOption = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch the objects of every recorded version; working files are left alone."""
+    config, report = _fetch(_open(env), remote, jobs, verify_, quiet or as_json)
+    _report("fetch", config, report, as_json)
+
+
+@app.command("gc")
+def gc(
+    keep_tagged_only: Annotated[
+        bool, typer.Option("--keep-tagged-only", help="Keep only the objects of tagged versions.")
+    ] = False,
+    keep_last: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-last",
+            min=0,
+            help="Keep only the N newest versions of each dataset (plus tagged ones).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")
+    ] = False,
+    env: EnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete the objects no kept version needs (by default: every recorded version)."""
+    from shipyard.objects import collect_garbage
+
+    versioning = _open(env).versioning
+    keep = versioning.index.digests(tagged_only=keep_tagged_only, keep_last=keep_last)
+    report = collect_garbage(versioning.store, keep, dry_run=dry_run)
+    removed = [{"digest": str(info.digest), "size": info.size} for info in report.removed]
+    if as_json:
+        emit_json("gc", {"dry_run": dry_run, "removed": removed, "bytes": report.bytes,
+                         "kept": report.kept, "temp_files": list(report.temp_files)})  # fmt: skip
+        return
+    verb = "would remove" if dry_run else "removed"
+    if removed:
+        print_table(
+            f"Objects gc {verb}",
+            ["digest", "size"],
+            [(item["digest"], format_size(item["size"])) for item in removed],
+        )
+    say(
+        f"[green]✓[/green] {verb} {len(removed)} objects ({format_size(report.bytes)}) and "
+        f"{len(report.temp_files)} stale temp files; kept {report.kept} objects"
+    )
 
 
 def format_size(size: int) -> str:
@@ -115,3 +225,148 @@ def _versioned(session: Session, name: str) -> str:
             + (", ".join(versioned) or "none"),
         )
     return name
+
+
+def _remote(session: Session, name: str | None) -> tuple[Remote, ObjectStore]:
+    from shipyard.errors import ObjectNotFoundError
+    from shipyard.objects import Digest
+    from shipyard.project import load_remotes, select_remote
+
+    config = select_remote(
+        load_remotes(session.config, project_root=session.settings.project_root), name
+    )
+    store = config.store(session.config)
+    try:
+        store.size(Digest.parse("blake3:" + "0" * 64))  # a cheap round trip to the remote
+    except ObjectNotFoundError:
+        pass  # the remote answered
+    except Exception as exc:
+        raise _unreachable(config, exc) from exc
+    return config, store
+
+
+def _unreachable(config: Remote, exc: BaseException) -> Exception:
+    from shipyard.errors import RemoteError
+
+    return RemoteError(
+        f"Remote '{config.name}' at {config.url} could not be reached: {type(exc).__name__}: {exc}",
+        hint="Check its url in conf/*/remotes.yml, its credentials and the network; nothing "
+        "was changed locally.",
+    )
+
+
+def _transfer(
+    config: Remote,
+    source: ObjectStore,
+    target: ObjectStore,
+    digests: list[Digest],
+    jobs: int | None,
+    verify: bool,
+    advance: Any,
+) -> TransferReport:
+    from shipyard.errors import ShipyardError
+    from shipyard.objects import transfer
+
+    try:
+        report = transfer(
+            source, target, digests, jobs=jobs or config.jobs, verify=verify, progress=advance
+        )
+    except ShipyardError:
+        raise
+    except Exception as exc:
+        raise _unreachable(config, exc) from exc
+    return report.check()
+
+
+def _fetch(
+    session: Session, name: str | None, jobs: int | None, verify: bool, quiet: bool
+) -> tuple[Remote, TransferReport]:
+    """Fetch every version's object, then the files of the tree manifests among them."""
+    from shipyard.objects import TransferReport, reachable
+
+    local = session.versioning.store
+    wanted = sorted(session.versioning.index.digests(), key=str)
+    config, source = _remote(session, name)
+    with _progress(f"fetching from {config.name}", quiet, len(wanted)) as advance:
+        first = _transfer(config, source, local, wanted, jobs, verify, advance)
+        files = sorted(reachable(local, wanted) - set(wanted), key=str)
+        advance(0, 0, more=len(files))
+        second = _transfer(config, source, local, files, jobs, verify, advance)
+    return config, TransferReport(
+        first.copied + second.copied, first.skipped + second.skipped, first.bytes + second.bytes
+    )
+
+
+def _restore_working_files(session: Session) -> list[str]:
+    """Put the latest version of each versioned dataset whose working copy is missing."""
+    from pathlib import Path
+
+    catalog, versioning = session.catalog, session.versioning
+    restored = []
+    for name in catalog.versioned_datasets():
+        described = catalog.describe(name)
+        where = described.get("filepath") or described.get("path")
+        latest = versioning.index.latest(name)
+        if not where or "://" in str(where) or latest is None:
+            continue
+        working = session.settings.project_root / Path(str(where))
+        if working.exists():
+            continue
+        if latest.kind == "tree":
+            versioning.store.checkout_tree(latest.digest, working)
+        else:
+            versioning.store.get_file(latest.digest, working)
+            if versioning.stat_cache is not None:
+                versioning.stat_cache.put(working, latest.digest)
+        restored.append(name)
+    return restored
+
+
+@contextmanager
+def _progress(description: str, disable: bool, total: int) -> Iterator[Any]:
+    """A Rich bar of objects and bytes on stderr; off with -q/--json or without a TTY."""
+    import sys
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    disable = disable or not sys.stderr.isatty()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, TextColumn("objects, {task.fields[moved]}"), transient=True, disable=disable
+    ) as progress:
+        task = progress.add_task(description, total=total, moved=format_size(0))
+        moved = 0
+
+        def advance(count: int, size: int, *, more: int = 0) -> None:
+            nonlocal moved
+            moved += size
+            total = (progress.tasks[task].total or 0) + more
+            progress.update(task, advance=count, total=total, moved=format_size(moved))
+
+        yield advance
+
+
+def _report(
+    command: str, config: Remote, report: TransferReport, as_json: bool, **extra: Any
+) -> None:
+    result = {
+        "remote": config.name,
+        "url": config.url,
+        "copied": report.copied,
+        "skipped": report.skipped,
+        "bytes": report.bytes,
+        **extra,
+    }
+    if as_json:
+        emit_json(command, result)
+        return
+    line = (
+        f"[green]✓[/green] {command}: {report.copied} objects copied "
+        f"({format_size(report.bytes)}), {report.skipped} already there — remote "
+        f"'{config.name}' ({config.url})"
+    )
+    if extra.get("missing"):
+        line += f"; {extra['missing']} objects of recorded versions are not in the local store"
+    if extra.get("restored"):
+        line += f"; restored working files of {', '.join(extra['restored'])}"
+    say(line)

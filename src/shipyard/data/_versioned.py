@@ -295,6 +295,6 @@ class VersionedDataset(AbstractDataset):
             raise ObjectNotFoundError(
                 f"Version {version.id} of dataset '{self.name}' ({version.digest}) is not in "
                 f"the object store at {store.url}.",
-                hint="Save the dataset again to store it, or load another version "
-                f"(`shipyard data versions {self.name}`).",
+                hint="Fetch it from a remote with `shipyard data pull`, or load another "
+                f"version (`shipyard data versions {self.name}`).",
             )

@@ -22,6 +22,8 @@ objects are reported, never used or repaired silently. See docs/objects.md.
 from __future__ import annotations
 
 from shipyard.objects._digest import Digest, hash_bytes, hash_file, hash_stream
+from shipyard.objects._gc import GcReport, collect_garbage
+from shipyard.objects._reachable import reachable
 from shipyard.objects._statcache import StatCache
 from shipyard.objects._store import ObjectInfo, ObjectStore, VerifyReport
 from shipyard.objects._transfer import TransferReport, transfer
@@ -31,6 +33,7 @@ from shipyard.objects._versions import DataVersion, VersionIndex
 __all__ = [
     "DataVersion",
     "Digest",
+    "GcReport",
     "ObjectInfo",
     "ObjectStore",
     "StatCache",
@@ -41,8 +44,10 @@ __all__ = [
     "VersionIndex",
     "build_tree",
     "check_relpath",
+    "collect_garbage",
     "hash_bytes",
     "hash_file",
     "hash_stream",
+    "reachable",
     "transfer",
 ]
