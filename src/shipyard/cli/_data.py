@@ -299,27 +299,12 @@ def _fetch(
 
 def _restore_working_files(session: Session) -> list[str]:
     """Put the latest version of each versioned dataset whose working copy is missing."""
-    from pathlib import Path
-
-    catalog, versioning = session.catalog, session.versioning
-    restored = []
-    for name in catalog.versioned_datasets():
-        described = catalog.describe(name)
-        where = described.get("filepath") or described.get("path")
-        latest = versioning.index.latest(name)
-        if not where or "://" in str(where) or latest is None:
-            continue
-        working = session.settings.project_root / Path(str(where))
-        if working.exists():
-            continue
-        if latest.kind == "tree":
-            versioning.store.checkout_tree(latest.digest, working)
-        else:
-            versioning.store.get_file(latest.digest, working)
-            if versioning.stat_cache is not None:
-                versioning.stat_cache.put(working, latest.digest)
-        restored.append(name)
-    return restored
+    catalog = session.catalog
+    return [
+        name
+        for name in catalog.versioned_datasets()
+        if catalog.get(name).restore_working_copy() is not None
+    ]
 
 
 @contextmanager

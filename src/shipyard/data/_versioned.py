@@ -209,15 +209,15 @@ class VersionedDataset(AbstractDataset):
         self.last_version = version
         return data
 
-    def _snapshot_working(self) -> DataVersion | None:
-        """Record the working data as a version (or find it recorded); restore the latest
-        version when the working copy is missing."""
-        working = self._working()
-        if working.exists():
-            return self._record(self._put_working(working))
+    def restore_working_copy(self) -> DataVersion | None:
+        """Put the latest version in place of a missing working copy; return it, or None
+        when the working copy exists or no version is recorded."""
         latest = self._versioning.index.latest(self.name)
         if latest is None:
-            return None  # the wrapped dataset's load reports the missing file
+            return None
+        working = self._working()
+        if working.exists():
+            return None
         self._require_object(latest)
         store = self._versioning.store
         if latest.kind == "tree":
@@ -227,6 +227,15 @@ class VersionedDataset(AbstractDataset):
             if self._versioning.stat_cache is not None:
                 self._versioning.stat_cache.put(working, latest.digest)
         return latest
+
+    def _snapshot_working(self) -> DataVersion | None:
+        """Record the working data as a version (or find it recorded); restore the latest
+        version when the working copy is missing."""
+        working = self._working()
+        if working.exists():
+            return self._record(self._put_working(working))
+        # None here: no version either, and the wrapped dataset's load reports the missing file
+        return self.restore_working_copy()
 
     def _readable(self, version: DataVersion) -> Path:
         """A local path holding ``version``, without touching the working copy."""
