@@ -29,9 +29,11 @@ def test_public_names():
         "TextDataset",
         "VersionedDataset",
         "Versioning",
+        "WorkingState",
         "YAMLDataset",
         "parse_load_versions",
         "resolve_type",
+        "value_digest",
     }
     assert shipyard.data.ENTRY_POINT_GROUP == "shipyard.datasets"
 

@@ -1,4 +1,5 @@
-"""``shipyard data ...``: versions of versioned datasets, tags, integrity, remotes and gc."""
+"""``shipyard data ...``: versions of versioned datasets, the working copies against them
+(status, checkout, add), tags, integrity, remotes and gc."""
 
 from __future__ import annotations
 
@@ -12,17 +13,28 @@ from shipyard.cli._options import EnvOption, JsonOption, QuietOption
 from shipyard.cli._output import emit_json, print_table, say
 
 if TYPE_CHECKING:
-    from shipyard.objects import Digest, ObjectStore, TransferReport
+    from shipyard.data import WorkingState
+    from shipyard.objects import DataVersion, Digest, ObjectStore, TransferReport
     from shipyard.project import Remote, Session
 
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Versions of versioned datasets (versioned: true): list, tag, verify, push, pull, gc.",
+    help="Versioned datasets (versioned: true): what changed in the working copies (status), "
+    "going back to a version (checkout), recording one by hand (add), and versions, tags, "
+    "verify, push, pull, fetch, gc.",
     no_args_is_help=True,
 )
 
 DatasetArgument = Annotated[str, typer.Argument(help="A dataset with versioned: true.")]
+DatasetsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[NAME]...",
+        help="Versioned datasets to act on. Default: every versioned dataset.",
+        show_default=False,
+    ),
+]
 RemoteOption = Annotated[
     str | None,
     typer.Option(
@@ -61,6 +73,148 @@ def versions(name: DatasetArgument, env: EnvOption = None, as_json: JsonOption =
             for version in found
         ],
     )
+
+
+@app.command("status")
+def status(
+    names: DatasetsArgument = None, env: EnvOption = None, as_json: JsonOption = False
+) -> None:
+    """Show the versioned datasets whose working copy differs from their latest version.
+
+    States: modified (edited, or an older version checked out), new (no version recorded
+    yet), missing (deleted, or not pulled), empty (neither data nor versions). Unchanged
+    files are not hashed again (stat cache). The exit code is 0 whatever the states are;
+    scripts read the states from --json.
+    """
+    session = _open(env)
+    states = [session.catalog.get(name).status() for name in _chosen(session, names)]
+    if as_json:
+        emit_json("status", [state.to_dict() for state in states])
+        return
+    changed = [state for state in states if state.state not in ("unchanged", "empty")]
+    empty = [state.dataset for state in states if state.state == "empty"]
+    if changed:
+        print_table(
+            "Versioned datasets that differ from their latest version",
+            ["dataset", "state", "path", "working copy", "latest", "note"],
+            [_status_row(state) for state in changed],
+        )
+    else:
+        say(f"[green]✓[/green] {_count(len(states) - len(empty))}, all unchanged")
+    if empty:
+        say(f"not produced yet (no data, no versions): {', '.join(empty)}")
+
+
+@app.command("checkout")
+def checkout(
+    names: DatasetsArgument = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            metavar="REF",
+            help="The version to put in place: an id, unique id prefix, tag or latest. "
+            "Needs exactly one NAME. Default: the latest version.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace working copies even if their content is not recorded as any "
+            "version (those changes are lost).",
+        ),
+    ] = False,
+    env: EnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make working copies hold a recorded version (default: each dataset's latest).
+
+    Restores missing working copies and undoes edits. A working copy holding content that
+    no version records is refused (keep it with `shipyard data add NAME`, or pass --force).
+    A folder ends up exactly as the version: files the version lacks are removed. Nothing
+    new is recorded.
+    """
+    from shipyard.errors import DatasetError
+
+    session = _open(env)
+    if version is not None and len(names or ()) != 1:
+        raise DatasetError(
+            "--version picks a version of one dataset, but "
+            + (f"{len(names or ())} were named." if names else "none was named."),
+            hint="Name exactly one dataset: shipyard data checkout NAME --version REF",
+        )
+    chosen = _chosen(session, names)
+    done: list[dict[str, Any]] = []
+    refused: list[WorkingState] = []
+    for name in chosen:
+        dataset = session.catalog.get(name)
+        before = dataset.status()
+        if before.latest is None and not names:
+            continue  # nothing recorded to go back to
+        unrecorded = before.digest is not None and before.matches is None
+        if unrecorded and before.latest is not None and not force and len(chosen) > 1:
+            refused.append(before)  # one dataset alone gets the library's own error
+            continue
+        target = dataset.checkout(version, force=force)
+        changed = before.digest != target.digest
+        done.append(
+            {"dataset": name, "path": before.path, "before": before.state, "changed": changed,
+             "version": target.to_dict()}
+        )  # fmt: skip
+    if as_json:
+        emit_json("checkout", {"datasets": done, "refused": [s.to_dict() for s in refused]})
+    else:
+        _print_checkouts(done)
+    if refused:
+        raise DatasetError(
+            "These working copies hold changes that no version records, so they were left "
+            "alone: " + ", ".join(f"{state.dataset} ({state.path})" for state in refused) + ".",
+            hint="Record them with `shipyard data add NAME`, or discard them with --force.",
+        )
+
+
+@app.command("add")
+def add(names: DatasetsArgument = None, env: EnvOption = None, as_json: JsonOption = False) -> None:
+    """Record working copies as versions, e.g. a raw file you copied in or edited by hand.
+
+    Default: every versioned dataset whose working copy is modified or new. Content equal to
+    the latest version records nothing new; going back to an older content is a new version.
+    """
+    from shipyard.errors import DatasetError
+
+    session = _open(env)
+    chosen = [session.catalog.get(name) for name in _chosen(session, names)]
+    if not names:
+        chosen = [ds for ds in chosen if ds.status().state in ("modified", "new")]
+    added = []
+    for dataset in chosen:
+        latest = session.versioning.index.latest(dataset.name)
+        recorded = dataset.add()
+        if recorded is None:
+            raise DatasetError(
+                f"Dataset '{dataset.name}' has no working copy at {dataset.status().path} to "
+                "record.",
+                hint=f"Produce it with `shipyard run`, or put a version back with "
+                f"`shipyard data checkout {dataset.name}`.",
+            )
+        added.append({**recorded.to_dict(), "new": latest is None or latest.id != recorded.id})
+    if as_json:
+        emit_json("add", added)
+        return
+    if not added:
+        say(f"[green]✓[/green] nothing to record: {_count(len(chosen) or len(names or ()))}")
+        return
+    print_table(
+        "Recorded versions",
+        ["dataset", "version", "size", "digest", ""],
+        [
+            (item["dataset"], item["id"], format_size(item["size"]), item["digest"][:19] + "…",
+             "new" if item["new"] else "already the latest")
+            for item in added
+        ],
+    )  # fmt: skip
 
 
 @app.command("tag")
@@ -225,6 +379,51 @@ def _versioned(session: Session, name: str) -> str:
             + (", ".join(versioned) or "none"),
         )
     return name
+
+
+def _chosen(session: Session, names: list[str] | None) -> list[str]:
+    """The named versioned datasets (each checked), or all of them."""
+    if names:
+        return [_versioned(session, name) for name in dict.fromkeys(names)]
+    return session.catalog.versioned_datasets()
+
+
+def _count(n: int) -> str:
+    return f"{n} versioned dataset" + ("" if n == 1 else "s")
+
+
+def _short(version: DataVersion | None) -> str:
+    if version is None:
+        return ""
+    return version.id + (f" ({', '.join(version.tags)})" if version.tags else "")
+
+
+def _status_row(state: WorkingState) -> tuple[str, ...]:
+    notes = {
+        "new": f"no version yet: `shipyard data add {state.dataset}`",
+        "missing": f"put it back: `shipyard data checkout {state.dataset}`",
+        "modified": f"not recorded: `shipyard data add {state.dataset}`",
+    }
+    note = notes[state.state]
+    if state.state == "modified" and state.matches is not None:
+        note = f"matches older version {_short(state.matches)}"
+    digest = str(state.digest)[7:19] + "…" if state.digest is not None else "(none)"
+    return (state.dataset, state.state, state.path, digest, _short(state.latest), note)
+
+
+def _print_checkouts(done: list[dict[str, Any]]) -> None:
+    changed = [item for item in done if item["changed"]]
+    for item in changed:
+        version = item["version"]
+        tags = f" ({', '.join(version['tags'])})" if version["tags"] else ""
+        say(
+            f"[green]✓[/green] {item['dataset']}: {item['path']} now holds version "
+            f"{version['id']}{tags} (was {item['before']})"
+        )
+    if len(changed) < len(done):
+        say(f"[green]✓[/green] {_count(len(done) - len(changed))} already held that version")
+    if not done:
+        say("nothing to check out: no versioned dataset has a recorded version")
 
 
 def _remote(session: Session, name: str | None) -> tuple[Remote, ObjectStore]:

@@ -26,6 +26,7 @@ See docs/versioning.md.
 from __future__ import annotations
 
 from shipyard.data._catalog import Catalog
+from shipyard.data._content import value_digest
 from shipyard.data._dataset import AbstractDataset
 from shipyard.data._files import FileDataset
 from shipyard.data._frames import CSVDataset, ExcelDataset, PandasJSONDataset, ParquetDataset
@@ -36,7 +37,12 @@ from shipyard.data._pickle import PickleDataset
 from shipyard.data._registry import BUILTIN_TYPES, ENTRY_POINT_GROUP, resolve_type
 from shipyard.data._sql import SQLQueryDataset, SQLTableDataset
 from shipyard.data._text import JSONDataset, TextDataset, YAMLDataset
-from shipyard.data._versioned import VersionedDataset, Versioning, parse_load_versions
+from shipyard.data._versioned import (
+    VersionedDataset,
+    Versioning,
+    WorkingState,
+    parse_load_versions,
+)
 
 __all__ = [
     "BUILTIN_TYPES",
@@ -58,7 +64,9 @@ __all__ = [
     "TextDataset",
     "VersionedDataset",
     "Versioning",
+    "WorkingState",
     "YAMLDataset",
     "parse_load_versions",
     "resolve_type",
+    "value_digest",
 ]

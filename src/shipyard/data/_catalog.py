@@ -14,7 +14,7 @@ from shipyard.data._memory import MemoryDataset
 from shipyard.data._patterns import PatternSet, is_pattern
 from shipyard.data._versioned import VersionedDataset, Versioning
 from shipyard.errors import DatasetError, DatasetNotFoundError, did_you_mean
-from shipyard.objects import DataVersion
+from shipyard.objects import DataVersion, Digest
 
 
 class Catalog:
@@ -220,6 +220,17 @@ class Catalog:
         (not versioned, or not loaded or saved yet)."""
         dataset = self._datasets.get(name)
         return dataset.last_version if isinstance(dataset, VersionedDataset) else None
+
+    def content_digest(self, name: str) -> Digest | None:
+        """A digest of what loading ``name`` would return now, had without loading it:
+        a file's or folder's content (unchanged files answered by the stat cache), a
+        pinned version's digest, a small plain value's JSON. None for an unknown name or
+        data with no cheap digest (see :meth:`AbstractDataset.content_digest`)."""
+        dataset = self._datasets.get(name) or self._materialise(name)
+        if dataset is None:
+            return None
+        versioning = self._versioning
+        return dataset.content_digest(versioning.stat_cache if versioning is not None else None)
 
     def versioned_datasets(self) -> list[str]:
         """The names of the versioned datasets, sorted (pattern ones once used)."""

@@ -5,10 +5,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from pathlib import PurePath
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from shipyard.data._credentials import redact, secret_values
 from shipyard.errors import DatasetError, ShipyardError
+
+if TYPE_CHECKING:
+    from shipyard.objects import Digest, StatCache
 
 _MAX_CAUSE = 1000
 _ACTIONS = {
@@ -88,6 +91,13 @@ class AbstractDataset(abc.ABC):
             raise
         except Exception as exc:
             raise self._failure("release", exc) from exc
+
+    def content_digest(self, stat_cache: StatCache | None = None) -> Digest | None:
+        """A digest of the data a load would return now, when it can be had without
+        loading (a local file's bytes, a local folder's tree, a small plain value), else
+        None. ``stat_cache`` spares re-hashing unchanged files. The node cache
+        fingerprints inputs with it; the default is None: no cheap digest."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary: type, location, arguments; credentials as key names only."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from shipyard.data._content import file_digest
 from shipyard.data._dataset import AbstractDataset, type_label
 from shipyard.data._paths import LOCAL_PROTOCOLS, Location, local_path, resolve_location
 from shipyard.errors import DatasetError
+
+if TYPE_CHECKING:
+    from shipyard.objects import Digest, StatCache
 
 
 class FileDataset(AbstractDataset):
@@ -94,6 +98,10 @@ class FileDataset(AbstractDataset):
                 fs_args=self._fs_args,
             )
         return location
+
+    def content_digest(self, stat_cache: StatCache | None = None) -> Digest | None:
+        location = self.location
+        return file_digest(location.path, stat_cache) if location.is_local else None
 
     def _exists(self) -> bool:
         return self.location.exists()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shipyard.data._content import value_digest
 from shipyard.data._dataset import AbstractDataset
 from shipyard.errors import DatasetError, did_you_mean
+
+if TYPE_CHECKING:
+    from shipyard.objects import Digest, StatCache
 
 COPY_MODES = ("assign", "copy", "deepcopy")
 
@@ -68,6 +72,10 @@ class MemoryDataset(AbstractDataset):
 
     def _save(self, data: Any) -> None:
         self._data = data if self._copy is None else self._copy(data)
+
+    def content_digest(self, stat_cache: StatCache | None = None) -> Digest | None:
+        """The digest of the data when it is small plain data (parameters), else None."""
+        return None if self._data is NO_DATA else value_digest(self._data)
 
     def _exists(self) -> bool:
         return self._data is not NO_DATA

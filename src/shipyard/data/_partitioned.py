@@ -6,13 +6,17 @@ import copy
 import posixpath
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
+from shipyard.data._content import folder_digest
 from shipyard.data._dataset import AbstractDataset, type_label
 from shipyard.data._entries import check_keys, instantiate, parameters_of
 from shipyard.data._paths import Location, resolve_location
 from shipyard.data._registry import resolve_type
 from shipyard.errors import DatasetError
+
+if TYPE_CHECKING:
+    from shipyard.objects import Digest, StatCache
 
 
 class PartitionedDataset(AbstractDataset):
@@ -93,6 +97,10 @@ class PartitionedDataset(AbstractDataset):
                 fs_args=self._fs_args,
             )
         return location
+
+    def content_digest(self, stat_cache: StatCache | None = None) -> Digest | None:
+        location = self.location
+        return folder_digest(location.path, stat_cache) if location.is_local else None
 
     def _load(self) -> dict[str, Callable[[], Any]]:
         partitions = {pid: self._partition(pid).load for pid in self._partition_ids()}

@@ -4,6 +4,10 @@ A :class:`VersionedDataset` wraps a file or partitioned dataset. Saving writes t
 as the wrapped dataset always does, stores the bytes in the project's object store and
 records a :class:`~shipyard.objects.DataVersion`. Loading reads the working file (and
 records it as a version if it is new), or a pinned version straight from the store.
+
+Between runs, :meth:`VersionedDataset.status` compares the working copy with the recorded
+versions (a :class:`WorkingState`), :meth:`~VersionedDataset.checkout` puts a version in
+place of the working copy, and :meth:`~VersionedDataset.add` records the working copy.
 """
 
 from __future__ import annotations
@@ -14,16 +18,29 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from shipyard.data._content import folder_digest
 from shipyard.data._dataset import AbstractDataset, type_label
 from shipyard.data._files import FileDataset
 from shipyard.data._partitioned import PartitionedDataset
 from shipyard.data._paths import TEMP_SUFFIX
-from shipyard.errors import DatasetError, ObjectNotFoundError
-from shipyard.objects import DataVersion, Digest, ObjectStore, StatCache, VersionIndex, hash_file
+from shipyard.errors import DatasetError, ObjectNotFoundError, VersionNotFoundError
+from shipyard.objects import (
+    DataVersion,
+    Digest,
+    ObjectStore,
+    StatCache,
+    VersionIndex,
+    hash_file,
+)
 
 RunIdProvider = Callable[[], str | None]
+# Working copies are the user's files: a notebook may write into one in place (pandas
+# does), and as root, 0o444 does not stop it. A hardlink would carry that write into the
+# stored version, so working copies are reflinks or copies, never hardlinks.
+_LINK_WORKING_COPIES = False
+State = Literal["unchanged", "modified", "new", "missing", "empty"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +103,45 @@ def parse_load_versions(specs: str | Iterable[str]) -> dict[str, str]:
                 )
             pairs[name] = ref
     return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingState:
+    """How a versioned dataset's working copy compares with its recorded versions.
+
+    ``state`` is one of:
+
+    - ``unchanged``: the working copy holds the latest version;
+    - ``modified``: it holds something else (``matches`` says if that is an older version);
+    - ``new``: it exists but no version is recorded yet;
+    - ``missing``: a version is recorded but the working copy is absent;
+    - ``empty``: neither exists.
+
+    ``digest`` is the working copy's digest (None when it is missing), ``latest`` the
+    newest version, ``matches`` the newest recorded version holding exactly the working
+    copy's content (``latest`` itself when unchanged, an older one, or None).
+
+    >>> catalog.get("customers").status().state           # doctest: +SKIP
+    'modified'
+    """
+
+    dataset: str
+    path: str
+    state: State
+    digest: Digest | None
+    latest: DataVersion | None
+    matches: DataVersion | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types: digests as ``blake3:<hex>``, versions as their ``to_dict``."""
+        return {
+            "dataset": self.dataset,
+            "path": self.path,
+            "state": self.state,
+            "digest": str(self.digest) if self.digest is not None else None,
+            "latest": self.latest.to_dict() if self.latest is not None else None,
+            "matches": self.matches.to_dict() if self.matches is not None else None,
+        }
 
 
 class VersionedDataset(AbstractDataset):
@@ -221,9 +277,9 @@ class VersionedDataset(AbstractDataset):
         self._require_object(latest)
         store = self._versioning.store
         if latest.kind == "tree":
-            store.checkout_tree(latest.digest, working)
+            store.checkout_tree(latest.digest, working, link=_LINK_WORKING_COPIES)
         else:
-            store.get_file(latest.digest, working)
+            store.get_file(latest.digest, working, link=_LINK_WORKING_COPIES)
             if self._versioning.stat_cache is not None:
                 self._versioning.stat_cache.put(working, latest.digest)
         return latest
@@ -231,11 +287,148 @@ class VersionedDataset(AbstractDataset):
     def _snapshot_working(self) -> DataVersion | None:
         """Record the working data as a version (or find it recorded); restore the latest
         version when the working copy is missing."""
-        working = self._working()
-        if working.exists():
-            return self._record(self._put_working(working))
+        version = self.add()
         # None here: no version either, and the wrapped dataset's load reports the missing file
-        return self.restore_working_copy()
+        return version if version is not None else self.restore_working_copy()
+
+    # --- the working copy against the versions --------------------------------------
+
+    def content_digest(self, stat_cache: StatCache | None = None) -> Digest | None:
+        """The digest of what a load reads: the pinned version, else the working copy,
+        else (no working copy) the latest version. The dataset's own stat cache is used."""
+        ref = self.pinned
+        if ref is not None:
+            return self._versioning.index.resolve(self.name, ref).digest
+        digest = self.working_digest()
+        if digest is None:
+            latest = self._versioning.index.latest(self.name)
+            return latest.digest if latest is not None else None
+        return digest
+
+    def working_digest(self) -> Digest | None:
+        """The digest of the working copy (for a folder: of its tree manifest), or None
+        when it is missing. Unchanged files are answered by the stat cache, not hashed;
+        nothing is stored.
+
+        >>> catalog.get("customers").working_digest()         # doctest: +SKIP
+        Digest(hex='ea8f163d...')
+        """
+        working = self._working()
+        if not working.exists():
+            return None
+        if self._kind == "tree":
+            return folder_digest(working, self._versioning.stat_cache)
+        return self._file_digest(working)[0]
+
+    def status(self) -> WorkingState:
+        """Compare the working copy with the latest and every older version."""
+        index = self._versioning.index
+        latest = index.latest(self.name)
+        digest = self.working_digest()
+        if digest is None:
+            matches = None
+            state: State = "missing" if latest is not None else "empty"
+        elif latest is None:
+            matches, state = None, "new"
+        elif digest == latest.digest:
+            matches, state = latest, "unchanged"
+        else:
+            matches, state = index.find(self.name, digest), "modified"
+        return WorkingState(self.name, self._target(), state, digest, latest, matches)
+
+    def checkout(self, ref: str | DataVersion | None = None, *, force: bool = False) -> DataVersion:
+        """Make the working copy hold version ``ref`` (default: the latest; a string is an
+        id, unique id prefix, tag or ``latest``) and return that version. Nothing happens
+        when it already does. A working copy whose content is not recorded as any version
+        would be lost, so it is refused unless ``force``. A folder ends up exactly as the
+        version (files it lacks are removed); it is built beside the working folder and
+        swapped in, so a half-written folder is never in place. No version is recorded.
+
+        >>> catalog.get("customers").checkout("q3-audit")      # doctest: +SKIP
+        """
+        index = self._versioning.index
+        version = self._checkout_target(ref)
+        working = self._working()
+        current = self.working_digest()
+        if current == version.digest:
+            return version
+        if not force and current is not None and index.find(self.name, current) is None:
+            raise DatasetError(
+                f"The working copy of dataset '{self.name}' at {self._target()} holds "
+                f"changes that are not recorded as a version; checking out {version.id} "
+                "would lose them.",
+                hint=f"Record them first with `shipyard data add {self.name}`, or throw "
+                "them away with `--force` (checkout(..., force=True)).",
+            )
+        self._require_object(version)
+        if version.kind == "tree":
+            self._checkout_folder(version, working)
+        else:
+            self._versioning.store.get_file(version.digest, working, link=_LINK_WORKING_COPIES)
+            if self._versioning.stat_cache is not None:
+                self._versioning.stat_cache.put(working, version.digest)
+        return version
+
+    def add(self) -> DataVersion | None:
+        """Record the working copy as a version (the latest one when it holds the same
+        content) and return it; None when the working copy is missing.
+
+        >>> catalog.get("customers").add().id                 # doctest: +SKIP
+        '01jd6w3c5rk0b8x3z5m2n7q4tv'
+        """
+        working = self._working()
+        if not working.exists():
+            return None
+        version = self._record(self._put_working(working))
+        self.last_version = version
+        return version
+
+    def _checkout_target(self, ref: str | DataVersion | None) -> DataVersion:
+        index = self._versioning.index
+        if isinstance(ref, DataVersion):
+            if ref.dataset != self.name:
+                raise DatasetError(
+                    f"Version {ref.id} belongs to dataset '{ref.dataset}', not '{self.name}'.",
+                    hint=f"Pass a version of '{self.name}' (`shipyard data versions {self.name}`).",
+                )
+            return ref
+        if ref is not None:
+            return index.resolve(self.name, ref)
+        latest = index.latest(self.name)
+        if latest is None:
+            raise VersionNotFoundError(
+                f"Dataset '{self.name}' has no recorded version to check out.",
+                hint=f"Record its working copy with `shipyard data add {self.name}`, or run "
+                "the pipeline that saves it.",
+            )
+        return latest
+
+    def _checkout_folder(self, version: DataVersion, working: Path) -> None:
+        """Check ``version`` out into a hidden sibling folder, then swap it in."""
+        store = self._versioning.store
+        working.parent.mkdir(parents=True, exist_ok=True)
+        fresh = working.with_name(f".{working.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+        old = fresh.with_name(fresh.name + ".old")
+        try:
+            fresh.mkdir()
+            tree = store.checkout_tree(version.digest, fresh, link=_LINK_WORKING_COPIES)
+            if working.exists() or working.is_symlink():
+                working.rename(old)
+            fresh.rename(working)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            if old.exists() and not working.exists():
+                old.rename(working)  # put the previous working copy back
+            raise
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+        if self._versioning.stat_cache is not None:
+            self._versioning.stat_cache.record_many(
+                (str(working / rel), (working / rel).stat(), entry.digest)
+                for rel, entry in tree.entries.items()
+            )
 
     def _readable(self, version: DataVersion) -> Path:
         """A local path holding ``version``, without touching the working copy."""
@@ -277,6 +470,13 @@ class VersionedDataset(AbstractDataset):
     def _put_working(self, working: Path) -> tuple[Digest, int]:
         if self._kind == "tree":
             return self._put_tree(working)
+        digest, st = self._file_digest(working)
+        self._versioning.store.put_hashed_file(working, digest, st)
+        return digest, st.st_size
+
+    def _file_digest(self, working: Path) -> tuple[Digest, os.stat_result]:
+        """The working file's digest through the stat cache, and its stat from before
+        hashing (a write meanwhile changes mtime, so the cache misses next time)."""
         st = working.stat()
         cache = self._versioning.stat_cache
         digest = cache.lookup(working, st) if cache is not None else None
@@ -284,8 +484,7 @@ class VersionedDataset(AbstractDataset):
             digest = hash_file(working)
             if cache is not None:
                 cache.record(working, st, digest)
-        self._versioning.store.put_hashed_file(working, digest, st)
-        return digest, st.st_size
+        return digest, st
 
     def _put_tree(self, folder: Path) -> tuple[Digest, int]:
         store = self._versioning.store
