@@ -85,7 +85,10 @@ def test_pickle_without_trusted_refuses_to_load(project):
     catalog = project / "conf/base/catalog.yml"
     catalog.write_text(catalog.read_text().replace("trusted: true", "trusted: false"))
     before = (project / "data/06_models/model.pkl").read_bytes()
-    result = run_cli("run", "--pipeline", "training", "--from-nodes", "evaluate_model", cwd=project)
+    result = run_cli(
+        "run", "--pipeline", "training", "--from-nodes", "evaluate_model", "--no-cache",
+        cwd=project,
+    )  # fmt: skip
     assert_user_error(result, "model", "trusted: true")
     assert (project / "data/06_models/model.pkl").read_bytes() == before
 
@@ -168,7 +171,7 @@ def test_ctrl_c_stops_the_run_cleanly_and_says_how_to_resume(project):
     model_before = (project / "data/06_models/model.pkl").stat().st_mtime_ns
     metrics_before = metrics_of(project)
     process = subprocess.Popen(
-        [sys.executable, "-m", "shipyard", "run", "--pipeline", "training"],
+        [sys.executable, "-m", "shipyard", "run", "--pipeline", "training", "--no-cache"],
         cwd=project,
         stderr=subprocess.PIPE,
         text=True,

@@ -114,6 +114,9 @@ def test_quickstart_runs_the_blueprint(tmp_path):
     assert "Quickstart finished" in result.stderr
     assert "roc_auc" in result.stdout
     assert (target / "data/08_reporting/metrics.json").is_file()
+    assert "nothing changed, so 6 of 6 nodes were restored from the node cache" in " ".join(
+        result.stderr.split()
+    )
 
 
 def test_new_without_example_or_git_and_a_package_name(tmp_path):

@@ -161,9 +161,12 @@ def test_the_example_catalog_and_parameters_match_the_brief(churn: NewProject) -
     assert catalog["model"] == {
         "type": "pickle",
         "filepath": "data/06_models/model.pkl",
+        "versioned": True,
         "trusted": True,
         "layer": "models",
     }
+    # Every dataset the pipelines write is versioned, so reruns can use the node cache.
+    assert all(entry.get("versioned") for entry in catalog.values())
     assert catalog["metrics"]["type"] == "metrics"
     assert set(parameters) == {"data", "split", "model"}
     assert parameters["data"]["n_customers"] == 5000

@@ -243,6 +243,7 @@ def test_describe_is_json_able_with_edges(diamond):
         "outputs": ["clean"],
         "tags": ["prep"],
         "namespace": None,
+        "cache": True,
     }
     assert {"source": "a", "target": "c", "dataset": "clean"} in described["edges"]
     assert {"source": "b", "target": "d", "dataset": "left_out"} in described["edges"]

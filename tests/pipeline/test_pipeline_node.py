@@ -229,6 +229,7 @@ def test_describe_str_and_repr():
         "outputs": ["z"],
         "tags": ["math"],
         "namespace": None,
+        "cache": True,
     }
     assert str(step) == "adder: add(x, y) -> z"
     assert repr(step) == "Node(add, ['x', 'y'], ['z'], name='adder')"

@@ -60,6 +60,10 @@ class Recorder:
         self.calls.append(("after_node_run", {**locals_of(locals()), "pid": os.getpid()}))
 
     @hook_impl
+    def after_node_cache_hit(self, run_id, node, catalog, fingerprint, source_run_id, duration_s):  # noqa: PLR0917
+        self.calls.append(("after_node_cache_hit", locals_of(locals())))
+
+    @hook_impl
     def on_node_error(self, run_id, node, catalog, inputs, error):
         self.calls.append(("on_node_error", locals_of(locals())))
 

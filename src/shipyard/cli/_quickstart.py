@@ -77,9 +77,25 @@ def _run_pipelines(context: _Context) -> None:
     )
     result = run_session(session, "__default__", quiet=context.quiet)
     context.session = session
+    context.facts["first_run_s"] = result.duration_s
     say(
         f"  ran {len(result.completed)} nodes of data_processing + training "
-        f"in {result.duration_s:.2f}s (run {result.run_id})"
+        f"in {result.duration_s:.2f}s (run {result.run_id}); every dataset they wrote is "
+        "now a version in .shipyard/"
+    )
+
+
+def _rerun_from_cache(context: _Context) -> None:
+    from shipyard.cli._run import run_session
+    from shipyard.project import Session
+
+    session = context.session or Session.open(context.root)
+    result = run_session(session, "__default__", quiet=context.quiet)
+    first = context.facts["first_run_s"]
+    say(
+        f"  nothing changed, so {len(result.cached)} of {len(result.completed)} nodes were "
+        f"restored from the node cache instead of running: {result.duration_s:.2f}s "
+        f"instead of {first:.2f}s"
     )
 
 
@@ -111,7 +127,8 @@ def _next_steps(context: _Context) -> None:
         f"  cd {context.root}\n"
         "  shipyard pipeline show          # the DAG of the default pipeline\n"
         "  shipyard catalog list           # datasets, their types and files\n"
-        "  shipyard run --pipeline training --params model.C=0.5\n"
+        "  shipyard run --pipeline training --params model.C=0.5   # only training reruns\n"
+        "  shipyard data versions model    # every model the runs produced\n"
         '  pip install -e ".\\[test]" && pytest   # the project\'s own tests\n'
         "  notebooks/explore.ipynb         # explore the data through the catalog"
     )
@@ -120,5 +137,6 @@ def _next_steps(context: _Context) -> None:
 _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("Create a project from the template", _create_project),
     ("Run the data_processing and training pipelines", _run_pipelines),
+    ("Run them again: unchanged nodes come from the node cache", _rerun_from_cache),
     ("Look at the results", _show_results),
 ]

@@ -35,11 +35,12 @@ class Node:
     """One step of a pipeline. Build nodes with :func:`node`; they cannot be changed.
 
     Attributes: ``func``, ``name``, ``namespace``, ``inputs`` and ``outputs`` (dataset
-    names, in the order the function takes and returns them) and ``tags``.
+    names, in the order the function takes and returns them), ``tags`` and ``cache``.
     """
 
     __slots__ = (
         "_arg_names",
+        "_cache",
         "_func",
         "_inputs",
         "_name",
@@ -59,6 +60,7 @@ class Node:
     _output_kind: int
     _output_keys: tuple[str, ...] | None
     _tags: frozenset[str]
+    _cache: bool
 
     def __init__(
         self,
@@ -69,6 +71,7 @@ class Node:
         name: str | None = None,
         tags: str | Iterable[str] | None = None,
         namespace: str | None = None,
+        cache: bool = True,
     ) -> None:
         if not callable(func):
             raise PipelineError(
@@ -88,7 +91,12 @@ class Node:
         check_no_loop(name, in_names, out_names)
         check_callable_with(func, len(in_names) if arg_names is None else arg_names, name, inputs)
         tag_set = parse_tags(tags)
-        values = (func, name, namespace, in_names, arg_names, out_names, kind, keys, tag_set)
+        if not isinstance(cache, bool):
+            raise PipelineError(
+                f"Node '{name}': cache= takes True or False, not {cache!r}.",
+                hint="Write cache=False for a node that must run every time.",
+            )
+        values = (func, name, namespace, in_names, arg_names, out_names, kind, keys, tag_set, cache)
         for slot, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, slot, value)
 
@@ -129,6 +137,13 @@ class Node:
         """The node's tags, used to select parts of a pipeline."""
         return self._tags
 
+    @property
+    def cache(self) -> bool:
+        """False when the node must run every time, even if the node cache holds its
+        results (a node that reads the clock, calls a service or draws unseeded random
+        numbers)."""
+        return self._cache
+
     def tag(self, tags: str | Iterable[str]) -> Node:
         """A copy of this node with ``tags`` added.
 
@@ -158,7 +173,7 @@ class Node:
         return self._outputs_from(result)
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able description: name, function, inputs, outputs, tags, namespace."""
+        """A JSON-able description: name, function, inputs, outputs, tags, namespace, cache."""
         return {
             "name": self._name,
             "function": describe_function(self._func),
@@ -166,6 +181,7 @@ class Node:
             "outputs": list(self._outputs),
             "tags": sorted(self._tags),
             "namespace": self._namespace,
+            "cache": self._cache,
         }
 
     def __repr__(self) -> str:
@@ -271,6 +287,7 @@ _FIELDS = (
     "_output_kind",
     "_output_keys",
     "_tags",
+    "_cache",
 )
 
 
@@ -282,6 +299,7 @@ def node(
     name: str | None = None,
     tags: str | Iterable[str] | None = None,
     namespace: str | None = None,
+    cache: bool = True,
 ) -> Node:
     """A pipeline step that calls ``func`` on the ``inputs`` datasets and saves its result
     as the ``outputs`` datasets.
@@ -290,14 +308,15 @@ def node(
     ``{parameter: dataset}`` (passed by keyword). ``outputs``: None, a name, a list of
     names (the function returns that many values) or a dict ``{key: dataset}`` (the
     function returns a dict with those keys). The default name is the function's name
-    and its outputs, ``split:train+test``.
+    and its outputs, ``split:train+test``. ``cache=False`` makes the node run every time
+    instead of reusing results of an identical earlier run (see docs/cache.md).
 
     >>> def split(df, ratio): ...
     >>> step = node(split, ["customers", "params:ratio"], ["train", "test"], tags="prep")
     >>> step.name
     'split:train+test'
     """
-    return Node(func, inputs, outputs, name=name, tags=tags, namespace=namespace)
+    return Node(func, inputs, outputs, name=name, tags=tags, namespace=namespace, cache=cache)
 
 
 def _rebuild(*values: Any) -> Node:

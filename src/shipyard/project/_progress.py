@@ -26,7 +26,8 @@ __all__ = ["RunProgress"]
 
 
 class RunProgress:
-    """Shows nodes done / total, the node running now and the elapsed time.
+    """Shows nodes done / total, the node running now and the elapsed time; nodes whose
+    results came from the node cache count as done and say "cached".
 
     On a terminal it draws a Rich progress bar on stderr; when stderr is not a
     terminal (CI logs, files) it writes one plain line per finished node; with
@@ -67,15 +68,20 @@ class RunProgress:
 
     @hook_impl
     def after_node_run(self, node: Any, duration_s: float) -> None:
+        self._finished(node, f"done in {duration_s:.3f}s")
+
+    @hook_impl
+    def after_node_cache_hit(self, node: Any, source_run_id: str | None) -> None:
+        self._finished(node, f"cached (results of run {source_run_id or 'unknown'})")
+
+    def _finished(self, node: Any, what: str) -> None:
         with self._lock:
             self._done += 1
             if self._progress is not None:
                 self._progress.advance(self._task)
             elif not self._quiet:
                 width = len(str(self._total))
-                self._stream.write(
-                    f"[{self._done:>{width}}/{self._total}] {node.name} done in {duration_s:.3f}s\n"
-                )
+                self._stream.write(f"[{self._done:>{width}}/{self._total}] {node.name} {what}\n")
 
     @hook_impl
     def after_pipeline_run(self) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.config import ConfigLoader
 from shipyard.data import Catalog, Versioning
 from shipyard.errors import PipelineError, PipelineNotFoundError, ProjectError, did_you_mean
+from shipyard.project._cache import ProjectNodeCache, ResultIndex
 from shipyard.project._registry import load_pipelines, load_project_module
 from shipyard.runner import RunResult, SequentialRunner, create_hook_manager
 from shipyard.settings import Settings
@@ -144,8 +145,16 @@ class Session:
         from_inputs: Iterable[str] = (),
         to_outputs: Iterable[str] = (),
         run_id: str | None = None,
+        cache: bool = True,
+        refresh: Iterable[str] = (),
     ) -> RunResult:
-        """Run a pipeline, or the slice of it that the filters select."""
+        """Run a pipeline, or the slice of it that the filters select.
+
+        In a project with versioned datasets, a node whose code, inputs and parameters
+        are those of an earlier successful run is not run again: its outputs are restored
+        from the node cache (docs/cache.md). ``cache=False`` runs every node (results are
+        still remembered); nodes named in ``refresh`` run even on a cache hit.
+        """
         selection = {
             "tags": tuple(tags),
             "node_names": tuple(node_names),
@@ -161,6 +170,8 @@ class Session:
                 hint=f"Add a pipeline folder under src/{self.settings.package_name}/pipelines/ "
                 "with a pipeline.py defining create_pipeline() (see docs/pipelines.md).",
             )
+        refresh = tuple(refresh)
+        _check_node_names(pipeline, refresh, "--refresh")
         runner = runner or SequentialRunner()
         run_params = {
             "project": self.settings.package_name,
@@ -170,8 +181,23 @@ class Session:
             **{key: list(value) for key, value in selection.items() if value},
         }
         return runner.run(
-            pipeline, self.catalog, hooks=self.hooks, run_id=run_id, run_params=run_params
+            pipeline,
+            self.catalog,
+            hooks=self.hooks,
+            run_id=run_id,
+            run_params=run_params,
+            cache=self.node_cache(lookup=cache, refresh=refresh),
         )
+
+    def node_cache(
+        self, *, lookup: bool = True, refresh: Iterable[str] = ()
+    ) -> ProjectNodeCache | None:
+        """The project's node cache, or None when no dataset is versioned (then no
+        output could be restored, so nothing is cached)."""
+        if not self._uses_versioning(self.config.catalog):
+            return None
+        index = ResultIndex(self.settings.shipyard_dir / "node-cache.db")
+        return ProjectNodeCache(self.catalog, index, lookup=lookup, refresh=refresh)
 
     def _project_hooks(self) -> tuple[object, ...]:
         module = load_project_module(self.settings.package_name, "settings")
@@ -199,6 +225,18 @@ def _select(pipeline: Pipeline, **selection: tuple[str, ...]) -> Pipeline:
     if selection["to_outputs"]:
         pipeline = pipeline.to_outputs(*selection["to_outputs"])
     return pipeline
+
+
+def _check_node_names(pipeline: Pipeline, names: Iterable[str], option: str) -> None:
+    known = {item.name for item in pipeline.nodes}
+    for name in names:
+        if name not in known:
+            raise PipelineError(
+                f"{option} names node '{name}', which is not in the pipeline being run."
+                + did_you_mean(name, known),
+                hint="`shipyard pipeline show` lists the nodes; give their full names "
+                "(with namespace), comma-separated.",
+            )
 
 
 def _use_project_source(settings: Settings) -> None:

@@ -12,6 +12,7 @@ The runner talks to the catalog only through ``CatalogProtocol``; it never impor
 
 from __future__ import annotations
 
+from shipyard.runner._cache import CacheHit, NodeCache
 from shipyard.runner._hooks import HookSpecs, create_hook_manager, hook_impl, hook_spec
 from shipyard.runner._pool import ThreadRunner
 from shipyard.runner._process import ProcessRunner
@@ -21,8 +22,10 @@ from shipyard.runner._runner import Runner, RunResult
 from shipyard.runner._sequential import SequentialRunner
 
 __all__ = [
+    "CacheHit",
     "CatalogProtocol",
     "HookSpecs",
+    "NodeCache",
     "ProcessRunner",
     "RunResult",
     "Runner",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -26,12 +27,20 @@ logger = logging.getLogger("shipyard.runner")
 class NodeSteps:
     """Loads, runs and saves nodes of one run, firing that run's hooks."""
 
-    __slots__ = ("_catalog", "_debug", "_hooks", "_run_id")
+    __slots__ = ("_catalog", "_debug", "_hooks", "_remember", "_run_id")
 
-    def __init__(self, run_id: str, catalog: CatalogProtocol, hooks: ActiveHooks) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        catalog: CatalogProtocol,
+        hooks: ActiveHooks,
+        *,
+        remember: Callable[[Node], None] | None = None,
+    ) -> None:
         self._run_id = run_id
         self._catalog = catalog
         self._hooks = hooks
+        self._remember = remember
         self._debug = logger.isEnabledFor(logging.DEBUG)
 
     def execute(self, node: Node) -> float:
@@ -83,7 +92,8 @@ class NodeSteps:
         return inputs
 
     def save_outputs(self, node: Node, outputs: dict[str, Any]) -> None:
-        """Save each of ``node``'s outputs to the catalog."""
+        """Save each of ``node``'s outputs to the catalog; once all are saved, the node
+        cache (if the run has one) remembers them."""
         save = self._catalog.save
         before, after = self._hooks.before_dataset_saved, self._hooks.after_dataset_saved
         for name, data in outputs.items():
@@ -99,6 +109,8 @@ class NodeSteps:
                     node=node,
                     duration_s=perf_counter() - start,
                 )
+        if self._remember is not None:
+            self._remember(node)
 
     def before_run(self, node: Node, inputs: dict[str, Any]) -> None:
         """Log and fire ``before_node_run``."""

@@ -74,6 +74,20 @@ class HookSpecs:
         """``node``'s function returned ``outputs`` after ``duration_s`` seconds."""
 
     @hook_spec
+    def after_node_cache_hit(  # noqa: PLR0917 (pluggy passes hook arguments by position)
+        self,
+        run_id: str,
+        node: Node,
+        catalog: Any,
+        fingerprint: str,
+        source_run_id: str | None,
+        duration_s: float,
+    ) -> None:
+        """``node`` did not run: its outputs, computed by run ``source_run_id`` for the same
+        ``fingerprint``, were restored from the node cache in ``duration_s`` seconds.
+        ``before_node_run`` and ``after_node_run`` do not fire for such a node."""
+
+    @hook_spec
     def on_node_error(
         self, run_id: str, node: Node, catalog: Any, inputs: dict[str, Any], error: BaseException
     ) -> None:
@@ -167,6 +181,7 @@ class ActiveHooks:
     __slots__ = (
         "after_dataset_loaded",
         "after_dataset_saved",
+        "after_node_cache_hit",
         "after_node_run",
         "after_pipeline_run",
         "before_dataset_loaded",

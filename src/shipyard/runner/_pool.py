@@ -65,6 +65,14 @@ class PoolRunner(Runner):
             while ready and failure is None and len(running) < workers:
                 node = ready.popleft()
                 try:
+                    # Restoring from the node cache is quick I/O: done here, in order.
+                    if run.restore_cached(node):
+                        ready.extend(scheduler.done(node))
+                        continue
+                except Exception as exc:
+                    failure = exc
+                    break
+                try:
                     future, context = self._submit(run, executor, node)
                 except Exception as exc:
                     failure = exc

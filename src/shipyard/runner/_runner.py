@@ -18,6 +18,7 @@ import pluggy
 
 from shipyard.errors import PipelineError, RunnerError, ShipyardError
 from shipyard.pipeline import Node, Pipeline
+from shipyard.runner._cache import CacheHit, NodeCache
 from shipyard.runner._execution import NodeSteps
 from shipyard.runner._hooks import ActiveHooks
 from shipyard.runner._protocol import CatalogProtocol, check_catalog
@@ -35,20 +36,26 @@ class RunResult:
     """What a finished run did.
 
     ``node_durations`` maps each node to the seconds from loading its first input to
-    saving its last output; ``completed`` lists the nodes in the order they finished.
+    saving its last output (or restoring its outputs from the node cache);
+    ``completed`` lists the nodes in the order they finished, ``cached`` those of them
+    whose outputs came from the node cache instead of running.
     """
 
     run_id: str
     node_durations: dict[str, float]
     duration_s: float
     completed: tuple[str, ...]
+    cached: tuple[str, ...] = ()
 
 
 class Run:
     """The state of one run: what completed, how long it took, what to release."""
 
     __slots__ = (
+        "_cache",
+        "_fingerprints",
         "_release",
+        "cached",
         "catalog",
         "completed",
         "durations",
@@ -59,16 +66,77 @@ class Run:
     )
 
     def __init__(
-        self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str, hooks: ActiveHooks
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        run_id: str,
+        hooks: ActiveHooks,
+        cache: NodeCache | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.catalog = catalog
         self.run_id = run_id
         self.hooks = hooks
-        self.steps = NodeSteps(run_id, catalog, hooks)
+        self._cache = cache
+        self.steps = NodeSteps(
+            run_id, catalog, hooks, remember=self._remember if cache is not None else None
+        )
         self.completed: list[str] = []
+        self.cached: list[str] = []
         self.durations: dict[str, float] = {}
+        self._fingerprints: dict[str, str] = {}
         self._release = ReleasePlan(pipeline)
+
+    def restore_cached(self, node: Node) -> bool:
+        """Restore ``node``'s outputs from the node cache and mark it done, if the cache
+        holds them; False when the node has to run. Call it when the node is ready."""
+        cache = self._cache
+        if cache is None:
+            return False
+        start = perf_counter()
+        fingerprint = cache.fingerprint(node)
+        if fingerprint is None:
+            return False
+        self._fingerprints[node.name] = fingerprint
+        hit = cache.restore(node, fingerprint, self.run_id)
+        if hit is None:
+            return False
+        duration = perf_counter() - start
+        self._cache_hit(node, hit, duration)
+        self.cached.append(node.name)
+        self.node_done(node, duration)
+        return True
+
+    def _cache_hit(self, node: Node, hit: CacheHit, duration_s: float) -> None:
+        logger.debug(
+            "Run %s: node '%s' restored from the node cache (computed by run %s)",
+            self.run_id,
+            node.name,
+            hit.source_run_id or "unknown",
+        )
+        if self.hooks.after_node_cache_hit is not None:
+            self.hooks.after_node_cache_hit(
+                run_id=self.run_id,
+                node=node,
+                catalog=self.catalog,
+                fingerprint=hit.fingerprint,
+                source_run_id=hit.source_run_id,
+                duration_s=duration_s,
+            )
+
+    def _remember(self, node: Node) -> None:
+        fingerprint = self._fingerprints.get(node.name)
+        if fingerprint is None or self._cache is None:
+            return
+        try:
+            self._cache.remember(node, fingerprint, self.run_id)
+        except Exception as exc:  # the node's results are saved; only reuse is lost
+            logger.warning(
+                "Run %s: the results of node '%s' could not be added to the node cache: %s",
+                self.run_id,
+                node.name,
+                exc,
+            )
 
     def node_done(self, node: Node, duration_s: float) -> None:
         """Record ``node`` as done and release the datasets nothing else will read."""
@@ -89,16 +157,19 @@ class Runner(abc.ABC):
         hooks: pluggy.PluginManager | None = None,
         run_id: str | None = None,
         run_params: Mapping[str, Any] | None = None,
+        cache: NodeCache | None = None,
     ) -> RunResult:
         """Run every node of ``pipeline``, reading and writing datasets through ``catalog``.
 
         ``hooks`` comes from ``create_hook_manager()``; ``run_params`` (env, pipeline name,
-        ...) is handed to the pipeline hooks as it is. Raises NodeError when a node fails
-        and RunnerError when the run is interrupted; both hints say how to resume.
+        ...) is handed to the pipeline hooks as it is. With a ``cache``, a node whose
+        fingerprint the cache knows is not run: its outputs are restored. Raises NodeError
+        when a node fails and RunnerError when the run is interrupted; both hints say how
+        to resume.
         """
         check_catalog(catalog)
         _check_inputs(pipeline, catalog)
-        run = Run(pipeline, catalog, run_id or new_run_id(), ActiveHooks(hooks))
+        run = Run(pipeline, catalog, run_id or new_run_id(), ActiveHooks(hooks), cache)
         params = dict(run_params or {})
         total = len(pipeline)
         logger.info("Run %s: %s starts %d nodes", run.run_id, type(self).__name__, total)
@@ -116,12 +187,15 @@ class Runner(abc.ABC):
                 raise
             raise error from exc
         duration = perf_counter() - start
-        result = RunResult(run.run_id, run.durations, duration, tuple(run.completed))
+        result = RunResult(
+            run.run_id, run.durations, duration, tuple(run.completed), tuple(run.cached)
+        )
         if run.hooks.after_pipeline_run is not None:
             run.hooks.after_pipeline_run(
                 **pipeline_hook, run_params=params, duration_s=duration, result=result
             )
-        logger.info("Run %s: %d nodes done in %.2fs", run.run_id, total, duration)
+        cached = f" ({len(run.cached)} from the node cache)" if run.cached else ""
+        logger.info("Run %s: %d nodes done in %.2fs%s", run.run_id, total, duration, cached)
         return result
 
     @abc.abstractmethod

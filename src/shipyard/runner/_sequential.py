@@ -15,9 +15,10 @@ class SequentialRunner(Runner):
     """
 
     def _execute(self, run: Run) -> None:
-        execute, node_done = run.steps.execute, run.node_done
+        execute, node_done, restore_cached = run.steps.execute, run.node_done, run.restore_cached
         for node in run.pipeline.nodes:
-            node_done(node, execute(node))
+            if not restore_cached(node):
+                node_done(node, execute(node))
 
     def __repr__(self) -> str:
         return "SequentialRunner()"
