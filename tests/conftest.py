@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,10 @@ import fsspec
 import pytest
 
 BUCKET = "shipyard-test"
+
+# Shipyard caches entry points under $XDG_CACHE_HOME: the tests (and the commands they
+# start) keep theirs apart from the user's cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="shipyard-test-cache-")
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):

@@ -28,7 +28,7 @@ _PLUGIN_GROUPS = ("shipyard.hooks", "shipyard.datasets")
 
 def info(env: EnvOption = None, as_json: JsonOption = False) -> None:
     """Show Shipyard's version, the project in this folder, extras and plugins."""
-    from importlib.metadata import entry_points
+    from shipyard._entry_points import entry_points
 
     report = {
         "shipyard_version": __version__,
@@ -37,7 +37,7 @@ def info(env: EnvOption = None, as_json: JsonOption = False) -> None:
         "project": _project(env),
         "extras": {extra: importlib.util.find_spec(m) is not None for extra, m in _EXTRAS.items()},
         "plugins": {
-            group: sorted(f"{ep.name} = {ep.value}" for ep in entry_points(group=group))
+            group: sorted(f"{ep.name} = {ep.value}" for ep in entry_points(group))
             for group in _PLUGIN_GROUPS
         },
     }

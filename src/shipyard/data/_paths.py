@@ -40,13 +40,27 @@ _UMASK = _read_umask()
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """A resolved place for one file or folder: its filesystem and its path there."""
+    """A resolved place for one file or folder: its filesystem and its path there.
 
-    fs: Any
+    A local location creates its fsspec filesystem only when something asks for ``fs``:
+    reading, writing and checking local files never needs it, so commands that only
+    look at local data do not import fsspec at all.
+    """
+
+    remote_fs: Any
     path: str
     is_local: bool
     open_args_load: Mapping[str, Any] = field(default_factory=dict)
     open_args_save: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem holding the path (the local one for local paths)."""
+        if self.remote_fs is not None:
+            return self.remote_fs
+        import fsspec
+
+        return fsspec.filesystem("file")
 
     @property
     def url(self) -> str:
@@ -59,6 +73,8 @@ class Location:
         return bool(self.fs.exists(self.path))
 
     def open_read(self) -> IO[bytes]:
+        if self.is_local and not self.open_args_load:
+            return Path(self.path).open("rb")
         return self.fs.open(self.path, "rb", **self.open_args_load)
 
     @contextmanager
@@ -100,16 +116,15 @@ def resolve_location(
     ``credentials`` and ``fs_args`` (minus ``open_args_load``/``open_args_save``) become
     the filesystem's storage options; they are not used for local files.
     """
-    import fsspec
-    from fsspec.core import split_protocol, url_to_fs
-
     options = dict(fs_args or {})
     open_load = _binary_open_args(options.pop("open_args_load", None))
     open_save = _binary_open_args(options.pop("open_args_save", None))
     protocol, bare = split_protocol(filepath)
     if protocol is None or protocol in LOCAL_PROTOCOLS:
         path = local_path(bare, dataset, filepath, project_root, allow_outside_project)
-        return Location(fsspec.filesystem("file"), path.as_posix(), True, open_load, open_save)
+        return Location(None, path.as_posix(), True, open_load, open_save)
+    from fsspec.core import url_to_fs
+
     try:
         fs, path = url_to_fs(filepath, **options, **(credentials or {}))
     except ImportError as exc:
@@ -122,6 +137,21 @@ def resolve_location(
             hint="Use a local path or a protocol fsspec knows, such as s3://, gcs:// or memory://.",
         ) from exc
     return Location(fs, path, False, open_load, open_save)
+
+
+def split_protocol(url: str) -> tuple[str | None, str]:
+    """``("s3", "bucket/key")`` for ``s3://bucket/key``; ``(None, path)`` for a plain path.
+
+    A one-letter "protocol" is a Windows drive (``C://``), as fsspec treats it. Chained
+    URLs (``simplecache::s3://...``) keep their whole chain as the protocol.
+
+    >>> split_protocol("file:///tmp/x.csv"), split_protocol("data/x.csv")
+    (('file', '/tmp/x.csv'), (None, 'data/x.csv'))
+    """
+    protocol, sep, rest = url.partition("://")
+    if sep and len(protocol) > 1:
+        return protocol, rest
+    return None, url
 
 
 def local_path(

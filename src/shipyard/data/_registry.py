@@ -127,9 +127,9 @@ def _import_dotted(type_name: str, *, dataset: str | None, origin: str | None) -
 def _from_entry_points(
     type_name: str, *, dataset: str | None, origin: str | None
 ) -> tuple[Any, list[str]]:
-    from importlib.metadata import entry_points
+    from shipyard._entry_points import entry_points
 
-    points = entry_points(group=ENTRY_POINT_GROUP)
+    points = entry_points(ENTRY_POINT_GROUP)
     for point in points:
         if point.name == type_name:
             try:

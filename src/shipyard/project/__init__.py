@@ -3,17 +3,47 @@
 >>> from shipyard.project import Session
 >>> session = Session.open("churn")  # doctest: +SKIP
 >>> session.run("training")  # doctest: +SKIP
+
+Names are imported on first use: a command that only opens a session (``shipyard data
+status``) does not pay for the progress bar, logging handlers or remotes.
 """
 
-from shipyard.project._logging import ConsoleHandler, configure_logging, default_logging_config
-from shipyard.project._progress import RunProgress
-from shipyard.project._registry import find_pipelines
-from shipyard.project._remotes import Remote, load_remotes, remote_store, select_remote
-from shipyard.project._session import DEFAULT_PIPELINE, Session
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and IDEs only; runtime imports are lazy below
+    from shipyard.project._cache import ProjectNodeCache
+    from shipyard.project._logging import (
+        ConsoleHandler,
+        configure_logging,
+        default_logging_config,
+    )
+    from shipyard.project._progress import RunProgress
+    from shipyard.project._registry import find_pipelines
+    from shipyard.project._remotes import Remote, load_remotes, remote_store, select_remote
+    from shipyard.project._session import DEFAULT_PIPELINE, Session
+
+_LAZY = {
+    "DEFAULT_PIPELINE": "_session",
+    "ConsoleHandler": "_logging",
+    "ProjectNodeCache": "_cache",
+    "Remote": "_remotes",
+    "RunProgress": "_progress",
+    "Session": "_session",
+    "configure_logging": "_logging",
+    "default_logging_config": "_logging",
+    "find_pipelines": "_registry",
+    "load_remotes": "_remotes",
+    "remote_store": "_remotes",
+    "select_remote": "_remotes",
+}
 
 __all__ = [
     "DEFAULT_PIPELINE",
     "ConsoleHandler",
+    "ProjectNodeCache",
     "Remote",
     "RunProgress",
     "Session",
@@ -24,3 +54,16 @@ __all__ = [
     "remote_store",
     "select_remote",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard.project' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"shipyard.project.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

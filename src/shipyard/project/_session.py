@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from shipyard.config import ConfigLoader
 from shipyard.data import Catalog, Versioning
 from shipyard.errors import PipelineError, PipelineNotFoundError, ProjectError, did_you_mean
-from shipyard.project._cache import ProjectNodeCache, ResultIndex
 from shipyard.project._registry import load_pipelines, load_project_module
 from shipyard.runner import RunResult, SequentialRunner, create_hook_manager
 from shipyard.settings import Settings
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from shipyard.pipeline import Pipeline
+    from shipyard.project._cache import ProjectNodeCache
 
 __all__ = ["Session"]
 
@@ -196,6 +196,9 @@ class Session:
         output could be restored, so nothing is cached)."""
         if not self._uses_versioning(self.config.catalog):
             return None
+        # Imported here: reading code digests is only needed when a run starts.
+        from shipyard.project._cache import ProjectNodeCache, ResultIndex
+
         index = ResultIndex(self.settings.shipyard_dir / "node-cache.db")
         return ProjectNodeCache(self.catalog, index, lookup=lookup, refresh=refresh)
 

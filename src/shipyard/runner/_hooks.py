@@ -157,15 +157,15 @@ def create_hook_manager(*plugins: object, load_entry_points: bool = True) -> plu
 
 
 def _load_entry_points(manager: pluggy.PluginManager) -> None:
-    from importlib.metadata import entry_points
+    from shipyard._entry_points import entry_points
 
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in entry_points(ENTRY_POINT_GROUP):
         if manager.get_plugin(entry_point.name) or manager.is_blocked(entry_point.name):
             continue
         try:
             plugin = entry_point.load()
         except Exception as exc:
-            package = entry_point.dist.name if entry_point.dist else "an installed package"
+            package = entry_point.dist or "an installed package"
             raise RunnerError(
                 f"Hook plugin '{entry_point.name}' ({entry_point.value}) from {package} "
                 f"could not be loaded: {type(exc).__name__}: {exc}",

@@ -1,0 +1,140 @@
+"""Shipyard's entry points (``shipyard.*`` groups) of the installed packages, found fast.
+
+``importlib.metadata`` reads every installed distribution to answer one group: about
+30 ms at each start with a data-science environment, for plugins that are usually not
+there. The answer only changes when packages are installed or removed, which changes the
+folders on ``sys.path`` (their modification time and link count), so it is cached in
+``$XDG_CACHE_HOME/shipyard`` under a key made of those folders' stat — the same technique
+stevedore uses for OpenStack's plugins. A cache that cannot be read or written is
+ignored: the scan is always the fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EntryPoint", "entry_points"]
+
+PREFIX = "shipyard."
+_FORMAT = 1
+#: Cache files of other environments (venvs, projects) unused this long are removed.
+_STALE_S = 30 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPoint:
+    """One entry point: ``name = value`` in ``group``, declared by distribution ``dist``."""
+
+    name: str
+    value: str
+    group: str
+    dist: str | None
+
+    def load(self) -> Any:
+        """Import the object ``value`` names (``package.module:attr.attr``)."""
+        module_name, _, attrs = self.value.partition(":")
+        target: Any = importlib.import_module(module_name.strip())
+        for attr in filter(None, attrs.split("[")[0].strip().split(".")):
+            target = getattr(target, attr)
+        return target
+
+
+def entry_points(group: str) -> list[EntryPoint]:
+    """The entry points of ``group`` (which must start with ``shipyard.``), in the order
+    the installed distributions are found."""
+    if not group.startswith(PREFIX):
+        raise ValueError(f"only {PREFIX}* groups are cached, not {group!r}")
+    return [point for point in _all_points() if point.group == group]
+
+
+def _all_points() -> list[EntryPoint]:
+    key = _environment_key()
+    cache = _cache_file(key)
+    if cache is not None:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            document = json.loads(cache.read_text())
+            if document["format"] == _FORMAT and document["key"] == key:
+                return [EntryPoint(**point) for point in document["points"]]
+    points = _scan()
+    if cache is not None:
+        _write(cache, {"format": _FORMAT, "key": key, "points": [_plain(p) for p in points]})
+        _remove_stale(cache.parent)
+    return points
+
+
+def _scan() -> list[EntryPoint]:
+    from importlib.metadata import distributions
+
+    seen: set[str] = set()
+    points = []
+    for dist in distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        normalized = (name or "").lower().replace("-", "_")
+        if normalized in seen:  # an earlier sys.path entry shadows this copy
+            continue
+        seen.add(normalized)
+        points.extend(
+            EntryPoint(point.name, point.value, point.group, name)
+            for point in dist.entry_points
+            if point.group.startswith(PREFIX)
+        )
+    return points
+
+
+def _environment_key() -> str:
+    """A digest of the sys.path folders as they are now: installing or removing a package
+    adds or removes a folder in one of them, which changes its mtime and link count."""
+    parts = []
+    for entry in sys.path:
+        try:
+            st = Path(entry or ".").stat()
+        except OSError:
+            parts.append(f"{entry}|-")
+            continue
+        parts.append(f"{entry}|{st.st_ino}|{st.st_mtime_ns}|{st.st_nlink}|{st.st_size}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _cache_file(key: str) -> Path | None:
+    configured = os.environ.get("XDG_CACHE_HOME")
+    root = Path(configured) if configured else Path("~/.cache").expanduser()
+    if not root.is_absolute():  # per the XDG spec, a relative path is ignored
+        return None
+    return root / "shipyard" / f"entry-points-{key[:32]}.json"
+
+
+def _write(path: Path, document: dict[str, Any]) -> None:
+    import tempfile  # only on a cache miss
+
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".entry-points.")
+        temp = Path(name)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                json.dump(document, handle)
+            temp.replace(path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+
+def _remove_stale(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        oldest_kept = folder.stat().st_mtime - _STALE_S
+        for old in folder.glob("entry-points-*.json"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < oldest_kept:
+                    old.unlink()
+
+
+def _plain(point: EntryPoint) -> dict[str, Any]:
+    return {"name": point.name, "value": point.value, "group": point.group, "dist": point.dist}
