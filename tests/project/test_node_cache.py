@@ -298,3 +298,14 @@ def test_a_corrupt_object_is_never_restored(root, caplog):
         _, ran = run(root)
     assert ran[0] == "scale" and "corrupt" in caplog.text
     assert read(root, "scaled.json") == [2, 4, 6]
+
+
+def test_versions_record_the_run_that_saved_them(root):
+    first, _ = run(root)
+    index = Session.open(root).versioning.index
+    assert index.latest("scaled").run_id == first.run_id
+    run(root, params={"factor": 3})
+    back, ran = run(root)  # restored from the cache: a new version, made by this run
+    assert "scale" not in ran
+    assert index.latest("scaled").run_id == back.run_id
+    assert [v.run_id for v in index.versions("scaled")][-1] == first.run_id

@@ -18,7 +18,7 @@ from shipyard.config import ConfigLoader
 from shipyard.data import Catalog, Versioning
 from shipyard.errors import PipelineError, PipelineNotFoundError, ProjectError, did_you_mean
 from shipyard.project._registry import load_pipelines, load_project_module
-from shipyard.runner import RunResult, SequentialRunner, create_hook_manager
+from shipyard.runner import RunResult, SequentialRunner, create_hook_manager, new_run_id
 from shipyard.settings import Settings
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class Session:
         self.config = ConfigLoader(settings.conf_source, settings.env, runtime_params=params)
         self._load_versions = dict(load_versions or {})
         self._extra_hooks = tuple(extra_hooks)
+        #: The id of the run in progress: versions saved meanwhile record it.
+        self.current_run_id: str | None = None
 
     @classmethod
     def open(
@@ -107,7 +109,10 @@ class Session:
         Objects are re-hashed as they are read, so a corrupt version is never used.
         """
         return Versioning.open(
-            self.settings.shipyard_dir, load_versions=self._load_versions, verify_on_read=True
+            self.settings.shipyard_dir,
+            load_versions=self._load_versions,
+            run_id_provider=lambda: self.current_run_id,
+            verify_on_read=True,
         )
 
     def _uses_versioning(self, entries: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -173,6 +178,7 @@ class Session:
         refresh = tuple(refresh)
         _check_node_names(pipeline, refresh, "--refresh")
         runner = runner or SequentialRunner()
+        run_id = run_id or new_run_id()
         run_params = {
             "project": self.settings.package_name,
             "env": self.settings.env,
@@ -180,14 +186,18 @@ class Session:
             "runner": type(runner).__name__,
             **{key: list(value) for key, value in selection.items() if value},
         }
-        return runner.run(
-            pipeline,
-            self.catalog,
-            hooks=self.hooks,
-            run_id=run_id,
-            run_params=run_params,
-            cache=self.node_cache(lookup=cache, refresh=refresh),
-        )
+        self.current_run_id = run_id
+        try:
+            return runner.run(
+                pipeline,
+                self.catalog,
+                hooks=self.hooks,
+                run_id=run_id,
+                run_params=run_params,
+                cache=self.node_cache(lookup=cache, refresh=refresh),
+            )
+        finally:
+            self.current_run_id = None
 
     def node_cache(
         self, *, lookup: bool = True, refresh: Iterable[str] = ()
