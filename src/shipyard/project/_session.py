@@ -181,6 +181,7 @@ class Session:
         run_id = run_id or new_run_id()
         run_params = {
             "project": self.settings.package_name,
+            "project_root": str(self.settings.project_root),
             "env": self.settings.env,
             "pipeline_name": pipeline_name,
             "runner": type(runner).__name__,
