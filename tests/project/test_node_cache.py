@@ -134,6 +134,14 @@ def run(root: Path, **options) -> tuple[object, list[str]]:
     return result, ran
 
 
+def stored_object(root: Path, dataset: str) -> Path:
+    """The object file of the dataset's latest version, made writable for the test."""
+    versioning = Session.open(root).versioning
+    stored = versioning.store.local_path(versioning.index.latest(dataset).digest)
+    stored.chmod(0o644)
+    return stored
+
+
 def read(root: Path, name: str):
     return json.loads((root / "data" / name).read_text())
 
@@ -253,10 +261,7 @@ def test_a_node_marked_cache_false_always_runs(root):
 def test_a_missing_object_is_a_warning_and_the_node_runs(root, caplog):
     run(root)
     (root / "data/scaled.json").unlink()
-    versioning = Session.open(root).versioning
-    stored = versioning.store.local_path(versioning.index.latest("scaled").digest)
-    stored.chmod(0o644)
-    stored.unlink()
+    stored_object(root, "scaled").unlink()
     with caplog.at_level(logging.WARNING, logger="shipyard.cache"):
         _, ran = run(root)
     assert ran[0] == "scale"
@@ -290,10 +295,7 @@ def test_results_are_recorded_per_fingerprint(root):
 def test_a_corrupt_object_is_never_restored(root, caplog):
     run(root)
     (root / "data/scaled.json").unlink()
-    versioning = Session.open(root).versioning
-    stored = versioning.store.local_path(versioning.index.latest("scaled").digest)
-    stored.chmod(0o644)
-    stored.write_text("[666]")
+    stored_object(root, "scaled").write_text("[666]")
     with caplog.at_level(logging.WARNING, logger="shipyard.cache"):
         _, ran = run(root)
     assert ran[0] == "scale" and "corrupt" in caplog.text

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from shipyard._sqlite import connect
 from shipyard.errors import DatasetError, ObjectStoreError, VersionNotFoundError, did_you_mean
 from shipyard.ids import ID_PATTERN, new_id
 from shipyard.objects._digest import Digest
@@ -233,20 +234,8 @@ class VersionIndex:
 
     # --- internals -----------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            yield db
-        except sqlite3.DatabaseError as exc:
-            raise self._error(exc) from exc
-        finally:
-            db.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path, self._error)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -18,12 +18,13 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from shipyard.__about__ import __version__
+from shipyard._sqlite import connect
 from shipyard.data import Catalog, VersionedDataset
 from shipyard.errors import ObjectStoreError, ShipyardError
 from shipyard.objects import hash_bytes
@@ -105,21 +106,9 @@ class ResultIndex:
         with self._connect() as db:
             return db.execute("DELETE FROM results").rowcount
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            # A lost result after a power cut only costs running the node again.
-            db.execute("PRAGMA synchronous=NORMAL")
-            yield db
-        except sqlite3.DatabaseError as exc:
-            raise self._error(exc) from exc
-        finally:
-            db.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        # A lost result after a power cut only costs running the node again.
+        return connect(self.path, self._error, durable=False)
 
     def _error(self, exc: sqlite3.Error) -> ObjectStoreError:
         return ObjectStoreError(
