@@ -9,8 +9,9 @@ Figures (Shipyard only for now; the DVC side comes with the versioning CLI):
   will do over unchanged files)
 
 Each timing is the median of ``--rounds`` runs; the store is emptied between rounds, the
-source files are not (they stay in the page cache). Prints one JSON line; the rest goes to
-stderr.
+source files are not (they stay in the page cache). ``sync`` runs (untimed) after the data
+is generated and after each emptying, so write-back of earlier rounds does not throttle the
+next one. Prints one JSON line; the rest goes to stderr.
 
 Usage: .venv/bin/python bench/objects_throughput.py [--size-mib 1024] [--files 2000]
 """
@@ -59,6 +60,7 @@ def empty(folder: Path) -> Callable[[], None]:
                 if path.is_file():
                     path.chmod(stat.S_IWUSR | stat.S_IRUSR)
             shutil.rmtree(folder)
+        os.sync()
 
     return reset
 
@@ -81,6 +83,7 @@ def main() -> int:
         folder.mkdir()
         for i in range(args.files):
             (folder / f"part-{i:05d}.bin").write_bytes(os.urandom(SMALL_FILE))
+        os.sync()
         hash_file(big)  # page cache warm-up
 
         store_dir = work / "store"

@@ -8,6 +8,10 @@ each command runs as a fresh ``.venv/bin/shipyard`` process and is timed end to 
   shipyard data status, nothing changed                  (1 warm-up, then median of --rounds)
   shipyard data push to a local-folder remote            (conf/base/remotes.yml)
 Data generation is not timed. Files are in the page cache when read, as on DVC's side.
+``sync`` (``os.sync()``, untimed) runs after generating the data and before each timed
+command, so the dirty pages of an earlier step (GBs of generated data, the objects an add
+just wrote) are not written back during, and throttle, the next one. The DVC peer script
+syncs after its data generation too.
 
 The DVC side is the peers script ``versioning.sh`` (``$SHIPYARD_BENCH_PEERS``, default
 ``../shared/bench-peers`` next to the repository), run with the peers venv's DVC and the
@@ -101,6 +105,7 @@ def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     project = make_project(work, args.size_mib << 20, args.files, env)
 
     def timed(*cli: str) -> tuple[float, str]:
+        os.sync()  # write back earlier steps' dirty pages outside the timing
         t0 = time.perf_counter()
         proc = subprocess.run([shipyard_command(), *cli], capture_output=True, text=True,
                               env=env, cwd=project, check=False)  # fmt: skip

@@ -13,6 +13,13 @@ from shipyard.errors import ObjectStoreError
 from shipyard.objects import StatCache, build_tree, hash_bytes, hash_file
 
 
+def settle(*paths):
+    """Age files by ten seconds, so the cache trusts their stat (no racy mtime)."""
+    for path in paths:
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 10**10))
+
+
 @pytest.fixture
 def cache(tmp_path):
     with StatCache(tmp_path / "cache" / "stat.db") as opened:
@@ -57,6 +64,7 @@ def test_get_of_a_missing_file_is_none(cache, tmp_path):
 def test_hash_file_hashes_once_then_answers_from_the_cache(cache, tmp_path):
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(50_000))
+    settle(path)
     digest = cache.hash_file(path)
     assert digest == hash_file(path)
     # Prove the second answer comes from the cache: plant a different digest for the
@@ -71,6 +79,7 @@ def test_build_tree_uses_and_fills_the_cache(cache, tmp_path):
     folder.mkdir()
     (folder / "a.csv").write_bytes(b"a")
     (folder / "b.csv").write_bytes(b"b")
+    settle(folder / "a.csv", folder / "b.csv")
     first = build_tree(folder, stat_cache=cache)
     assert cache.get(folder / "a.csv") == first.entries["a.csv"].digest
     planted = hash_bytes(b"planted")
@@ -107,3 +116,18 @@ def test_a_damaged_cache_file_says_to_delete_it(tmp_path):
         StatCache(db)
     assert str(db) in err.value.message
     assert "Delete the file" in err.value.hint
+
+
+def test_a_file_changed_a_moment_ago_is_not_trusted_yet(tmp_path):
+    """Racy stats: a second write within the filesystem's timestamp tick keeps the stat,
+    so a file hashed right after a change is hashed again next time."""
+    path = tmp_path / "fresh.csv"
+    path.write_text("a,b\n")
+    cache = StatCache(tmp_path / "stat.db")
+    digest = cache.hash_file(path)
+    assert cache.get(path) is None  # not remembered: it was changed just now
+    settle(path)
+    assert cache.hash_file(path) == digest
+    assert cache.get(path) == digest  # settled: remembered
+    cache.record(path, path.stat(), digest, written=True)  # Shipyard's own write: trusted
+    assert cache.get(path) == digest

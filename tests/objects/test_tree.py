@@ -179,3 +179,31 @@ def test_build_tree_of_a_missing_folder_names_it(tmp_path):
     with pytest.raises(ObjectStoreError, match="not a folder") as err:
         build_tree(tmp_path / "nope")
     assert "nope" in err.value.message
+
+
+def test_tree_digest_matches_put_tree_and_follows_every_change(tmp_path, monkeypatch):
+    from shipyard.objects import ObjectStore, StatCache, _tree, tree_digest
+
+    folder = tmp_path / "parts"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.csv").write_text("a,b\n1,2\n")
+    (folder / "sub" / "b.csv").write_text("x\n")
+    for path in (folder / "a.csv", folder / "sub" / "b.csv"):  # settled: not "racy"
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 10**10))
+    cache = StatCache(tmp_path / "stat.db")
+    first = tree_digest(folder, stat_cache=cache)
+    assert first == ObjectStore(tmp_path / "objects").put_tree(folder).digest
+    assert first == tree_digest(folder)  # the same without a cache
+
+    # Unchanged: answered from the folder's record, nothing is scanned or hashed.
+    monkeypatch.setattr(_tree, "scan_tree", lambda *a, **k: pytest.fail("scanned again"))
+    assert tree_digest(folder, stat_cache=cache) == first
+    monkeypatch.undo()
+
+    (folder / "sub" / "b.csv").write_text("changed\n")
+    changed = tree_digest(folder, stat_cache=cache)
+    (folder / "c.csv").write_text("")
+    added = tree_digest(folder, stat_cache=cache)
+    (folder / "c.csv").chmod(0o755)
+    executable = tree_digest(folder, stat_cache=cache)
+    assert len({first, changed, added, executable}) == 4

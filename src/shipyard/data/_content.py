@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shipyard.objects import Digest, StatCache, build_tree, hash_bytes, hash_file
+from shipyard.objects import Digest, StatCache, hash_bytes, hash_file, tree_digest
 
 __all__ = ["file_digest", "folder_digest", "value_digest"]
 
@@ -35,7 +35,7 @@ def folder_digest(path: str | Path, stat_cache: StatCache | None) -> Digest | No
     path = Path(path)
     if not path.is_dir():
         return None
-    return hash_bytes(build_tree(path, stat_cache=stat_cache).to_bytes())
+    return tree_digest(path, stat_cache=stat_cache)
 
 
 def value_digest(value: Any) -> Digest | None:

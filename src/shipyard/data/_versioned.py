@@ -218,7 +218,7 @@ class VersionedDataset(AbstractDataset):
         if self._kind == "tree":
             # Partitions may add to what is there, so they are written in place.
             self._dataset.save(data)
-            version = self._record(self._put_tree(working))
+            version = self._record(self._put_tree(working, written=True))
         else:
             version = self._save_file(data, working)
         self.last_version = version
@@ -247,7 +247,8 @@ class VersionedDataset(AbstractDataset):
             temp.unlink(missing_ok=True)
             raise
         if self._versioning.stat_cache is not None:
-            self._versioning.stat_cache.record(working, st, digest)  # rename keeps the stat
+            # We wrote those bytes under a private name; the rename keeps the stat.
+            self._versioning.stat_cache.record(working, st, digest, written=True)
         return self._record((digest, info.size))
 
     # --- loading -------------------------------------------------------------------
@@ -426,9 +427,10 @@ class VersionedDataset(AbstractDataset):
             old.unlink(missing_ok=True)
         if self._versioning.stat_cache is not None:
             self._versioning.stat_cache.record_many(
-                (str(working / rel), (working / rel).stat(), entry.digest)
-                for rel, entry in tree.entries.items()
-            )
+                ((str(working / rel), (working / rel).stat(), entry.digest)
+                 for rel, entry in tree.entries.items()),
+                written=True,
+            )  # fmt: skip
 
     def _readable(self, version: DataVersion) -> Path:
         """A local path holding ``version``, without touching the working copy."""
@@ -486,9 +488,9 @@ class VersionedDataset(AbstractDataset):
                 cache.record(working, st, digest)
         return digest, st
 
-    def _put_tree(self, folder: Path) -> tuple[Digest, int]:
+    def _put_tree(self, folder: Path, *, written: bool = False) -> tuple[Digest, int]:
         store = self._versioning.store
-        info = store.put_tree(folder, stat_cache=self._versioning.stat_cache)
+        info = store.put_tree(folder, stat_cache=self._versioning.stat_cache, written=written)
         return info.digest, store.read_tree(info.digest).size
 
     def _record(self, stored: tuple[Digest, int]) -> DataVersion:

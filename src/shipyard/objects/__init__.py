@@ -27,7 +27,7 @@ from shipyard.objects._reachable import reachable
 from shipyard.objects._statcache import StatCache
 from shipyard.objects._store import ObjectInfo, ObjectStore, VerifyReport
 from shipyard.objects._transfer import TransferReport, transfer
-from shipyard.objects._tree import Tree, TreeEntry, build_tree, check_relpath
+from shipyard.objects._tree import Tree, TreeEntry, build_tree, check_relpath, tree_digest
 from shipyard.objects._versions import DataVersion, VersionIndex
 
 __all__ = [
@@ -50,4 +50,5 @@ __all__ = [
     "hash_stream",
     "reachable",
     "transfer",
+    "tree_digest",
 ]

@@ -13,11 +13,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from shipyard.errors import ObjectStoreError
 from shipyard.objects._digest import Digest, hash_file
+
+#: Nanoseconds a file must have been left alone before its stat is trusted: well above
+#: the coarsest timestamp tick of common filesystems (ext4 and XFS: one jiffy, <= 10 ms).
+RACY_NS = 100_000_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (
@@ -26,7 +31,12 @@ CREATE TABLE IF NOT EXISTS stat (
     mtime_ns INTEGER NOT NULL,
     size INTEGER NOT NULL,
     digest TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS folders (
+    path TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,
+    digest TEXT NOT NULL
+);
 """
 
 
@@ -44,7 +54,7 @@ class StatCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             # A lost entry after a power cut only costs a re-hash, so no fsync per write.
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ObjectStoreError(
                 f"The stat cache {self.path} cannot be opened: {exc}",
@@ -69,8 +79,8 @@ class StatCache:
         return self.lookup(Path(path), st)
 
     def put(self, path: str | os.PathLike[str], digest: Digest) -> None:
-        """Remember ``digest`` for the file as it is now."""
-        self.record(Path(path), Path(path).stat(), digest)
+        """Remember ``digest`` for the file Shipyard just wrote there (a checkout)."""
+        self.record(Path(path), Path(path).stat(), digest, written=True)
 
     def hash_file(self, path: str | os.PathLike[str]) -> Digest:
         """The file's digest, hashing it only when the cache has no matching entry."""
@@ -94,13 +104,32 @@ class StatCache:
             return None
         return Digest.parse(row[3])
 
-    def record(self, path: Path, st: os.stat_result, digest: Digest) -> None:
-        """Remember ``digest`` for ``path`` as stat ``st`` describes it."""
-        self.record_many([(str(path), st, digest)])
+    def record(
+        self, path: Path, st: os.stat_result, digest: Digest, *, written: bool = False
+    ) -> None:
+        """Remember ``digest`` for ``path`` as stat ``st`` describes it (see
+        :meth:`record_many` for ``written``)."""
+        self.record_many([(str(path), st, digest)], written=written)
 
-    def record_many(self, items: Iterable[tuple[str, os.stat_result, Digest]]) -> None:
-        """Remember many (path, stat, digest) at once, in one transaction."""
-        rows = [(_key(p), st.st_ino, st.st_mtime_ns, st.st_size, str(d)) for p, st, d in items]
+    def record_many(
+        self, items: Iterable[tuple[str, os.stat_result, Digest]], *, written: bool = False
+    ) -> None:
+        """Remember many (path, stat, digest) at once, in one transaction.
+
+        A file changed less than :data:`RACY_NS` before it was hashed could change again
+        within the filesystem's timestamp granularity without its stat changing (git's
+        "racy clean" problem), so it is not remembered and is hashed again next time;
+        ``written=True`` says Shipyard itself just wrote these bytes under a private name,
+        so their stat is trusted at once.
+        """
+        settled_before = time.time_ns() - RACY_NS
+        rows = [
+            (_key(p), st.st_ino, st.st_mtime_ns, st.st_size, str(d))
+            for p, st, d in items
+            if written or st.st_mtime_ns < settled_before
+        ]
+        if not rows:
+            return
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -109,6 +138,27 @@ class StatCache:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def folder_digest(self, folder: str, signature: str) -> Digest | None:
+        """The tree digest recorded for absolute ``folder`` when the stat signature of
+        its files (see :func:`shipyard.objects.folder_signature`) is still ``signature``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT digest FROM folders WHERE path = ? AND signature = ?", (folder, signature)
+            ).fetchone()
+        return Digest._from_index(row[0]) if row is not None else None
+
+    def record_folder(
+        self, folder: str, signature: str, digest: Digest, *, newest_mtime_ns: int
+    ) -> None:
+        """Remember that ``folder`` with files of stat ``signature`` has tree ``digest``;
+        not while its newest file is racy (see :meth:`record_many`)."""
+        if newest_mtime_ns >= time.time_ns() - RACY_NS:
+            return
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO folders VALUES (?, ?, ?)", (folder, signature, str(digest))
+            )
 
     def rows_under(self, folder: str) -> dict[str, tuple[int, int, int, Digest]]:
         """Every entry below absolute ``folder``: path -> (inode, mtime_ns, size, digest),
@@ -120,7 +170,9 @@ class StatCache:
                 "SELECT path, inode, mtime_ns, size, digest FROM stat WHERE path >= ? AND path < ?",
                 (low, high),
             ).fetchall()
-        return {path: (ino, mtime, size, Digest.parse(d)) for path, ino, mtime, size, d in rows}
+        return {
+            path: (ino, mtime, size, Digest._from_index(d)) for path, ino, mtime, size, d in rows
+        }
 
 
 def _key(path: str | os.PathLike[str]) -> str:

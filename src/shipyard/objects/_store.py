@@ -16,7 +16,6 @@ import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +102,10 @@ class ObjectStore:
         so a file that changed meanwhile is refused rather than stored under a wrong name."""
         if self._backend.exists(digest.key):
             return ObjectInfo(digest, before.st_size)
+        return self._store_file(path, digest, before)
+
+    def _store_file(self, path: Path, digest: Digest, before: os.stat_result) -> ObjectInfo:
+        """:meth:`put_hashed_file` for a caller that has just seen the object missing."""
         with self._upload(digest.key, f"file {path}") as upload:
             upload.write_file(path)
             if not _same_file(before, path.stat()):
@@ -273,18 +276,17 @@ class ObjectStore:
         folder: str | os.PathLike[str],
         *,
         stat_cache: StatCache | None = None,
-        jobs: int = 4,
+        jobs: int | None = None,
+        written: bool = False,
     ) -> ObjectInfo:
         """Store every file under ``folder`` and its manifest; the manifest's digest
-        names the folder's content. See :func:`build_tree` for symlinks."""
-        tree, files = scan_tree(Path(folder), stat_cache, jobs)
-
-        def store(rel: str) -> None:
-            path, before = files[rel]
-            self.put_hashed_file(Path(path), tree.entries[rel].digest, before)
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(store, tree.entries))
+        names the folder's content. Each file is hashed and stored in one task on
+        ``jobs`` threads (default: one per core, at most 8); a file the stat cache knows
+        is not hashed again, and one whose object is already stored is not copied.
+        ``written=True``: Shipyard itself just wrote the folder, so the stat cache may
+        trust the files' fresh stats (see :meth:`StatCache.record_many`).
+        See :func:`build_tree` for symlinks."""
+        tree = scan_tree(Path(folder), stat_cache, jobs, self.put_hashed_file, written=written)
         return self.put_bytes(tree.to_bytes())
 
     def read_tree(self, digest: Digest) -> Tree:

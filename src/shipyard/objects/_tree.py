@@ -16,8 +16,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -54,6 +53,14 @@ class Tree:
         _check_no_file_folder_clash(self.entries)
         ordered = dict(sorted(self.entries.items()))
         object.__setattr__(self, "entries", MappingProxyType(ordered))
+
+    @classmethod
+    def _of_walked(cls, entries: Mapping[str, TreeEntry]) -> Tree:
+        """A tree of a folder walk's entries, whose paths :func:`_walk` already checked
+        (and a walk cannot make a path both a file and a folder)."""
+        tree = object.__new__(cls)
+        object.__setattr__(tree, "entries", MappingProxyType(dict(sorted(entries.items()))))
+        return tree
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.entries)
@@ -125,19 +132,22 @@ def check_relpath(path: str) -> str:
     return path
 
 
+# Tried in order, each only if the ones before passed: a safe path costs a few tests.
+_PATH_RULES: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda path: not path, "it is empty"),
+    (lambda path: "\x00" in path, "it contains a NUL character"),
+    (lambda path: "\\" in path, "it contains a backslash; tree paths use '/' only"),
+    (lambda path: path[0] == "/", "it is absolute"),
+    (lambda path: path[1:2] == ":" and bool(_DRIVE.match(path)), "it starts with a drive letter"),
+)
+
+
 def _relpath_problem(path: str) -> str | None:
-    whole = [
-        (not path, "it is empty"),
-        ("\x00" in path, "it contains a NUL character"),
-        ("\\" in path, "it contains a backslash; tree paths use '/' only"),
-        (path.startswith("/"), "it is absolute"),
-        (bool(_DRIVE.match(path)), "it starts with a drive letter"),
-    ]
-    for failed, problem in whole:
-        if failed:
+    for failed, problem in _PATH_RULES:
+        if failed(path):
             return problem
     parts = path.split("/")
-    if any(part in ("", ".") for part in parts):
+    if "" in parts or "." in parts:
         return "it has an empty or '.' segment"
     if ".." in parts:
         return "it has a '..' segment that would leave the folder"
@@ -153,22 +163,69 @@ def _check_no_file_folder_clash(entries: Mapping[str, TreeEntry]) -> None:
 
 
 def build_tree(
-    folder: str | os.PathLike[str], *, stat_cache: StatCache | None = None, jobs: int = 4
+    folder: str | os.PathLike[str], *, stat_cache: StatCache | None = None, jobs: int | None = None
 ) -> Tree:
-    """Hash every file under ``folder`` (through ``stat_cache`` when given) into a Tree.
+    """Hash every file under ``folder`` (through ``stat_cache`` when given) into a Tree,
+    on ``jobs`` threads (default: :func:`default_jobs`).
 
     Symlinks to files inside the folder are stored as the file they point to; a symlink
     pointing outside the folder, a dangling one, or one to a folder is refused.
     """
-    return scan_tree(Path(folder), stat_cache, jobs)[0]
+    return scan_tree(Path(folder), stat_cache, jobs)
+
+
+def tree_digest(folder: str | os.PathLike[str], *, stat_cache: StatCache | None = None) -> Digest:
+    """The digest of ``folder``'s tree manifest, what :meth:`ObjectStore.put_tree` would
+    name it, without storing anything.
+
+    With a stat cache, a folder whose files all kept their inode, mtime and size since it
+    was last digested is answered from one record: a walk and a ``stat`` per file, no
+    hashing and no manifest (``shipyard data status`` over thousands of unchanged files).
+    """
+    folder = Path(folder)
+    files = dict(_walk(folder))
+    if stat_cache is None:
+        return hash_bytes(scan_tree(folder, None, None, files=files).to_bytes())
+    key = str(folder.absolute())
+    signature = _signature(files)
+    known = stat_cache.folder_digest(key, signature)
+    if known is None:
+        known = hash_bytes(scan_tree(folder, stat_cache, None, files=files).to_bytes())
+        newest = max((st.st_mtime_ns for _, st in files.values()), default=0)
+        stat_cache.record_folder(key, signature, known, newest_mtime_ns=newest)
+    return known
+
+
+def _signature(files: Mapping[str, tuple[str, os.stat_result]]) -> str:
+    """A digest of every file's path and stat: it changes whenever a file does."""
+    lines = "\n".join(
+        f"{rel}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_size}\0{st.st_mode & 0o111}"
+        for rel, (_, st) in sorted(files.items())
+    )
+    return hash_bytes(lines.encode()).hex
+
+
+def default_jobs() -> int:
+    """Threads for hashing and storing a folder: one per core, at most 8. Measured on a
+    2-core VM (2,000 files of 256 KiB): 2 threads beat 1 by ~1.6x; 4 are no faster."""
+    return min(8, os.cpu_count() or 1)
 
 
 def scan_tree(
-    folder: Path, stat_cache: StatCache | None, jobs: int
-) -> tuple[Tree, dict[str, tuple[str, os.stat_result]]]:
-    """The tree and, per relative path, the file's path and its stat from before hashing.
-    Cache hits are answered in this thread; only the files to hash go to the pool."""
-    files = dict(_walk(folder))
+    folder: Path,
+    stat_cache: StatCache | None,
+    jobs: int | None,
+    store: Callable[[Path, Digest, os.stat_result], Any] | None = None,
+    *,
+    files: Mapping[str, tuple[str, os.stat_result]] | None = None,
+    written: bool = False,
+) -> Tree:
+    """The tree of ``folder``. Each file is hashed (unless the stat cache knows it) and,
+    with ``store``, handed to ``store(path, digest, stat before hashing)`` in the same
+    task, so a file is read while it is still hot and one pool does all the work.
+    Without ``store``, cache hits are answered in this thread and only misses are pooled."""
+    if files is None:
+        files = dict(_walk(folder))
     known = stat_cache.rows_under(str(folder.absolute())) if stat_cache is not None else {}
     digests: dict[str, Digest] = {}
     for rel, (path, st) in files.items():
@@ -179,17 +236,30 @@ def scan_tree(
 
     def digest(rel: str) -> Digest:
         path, st = files[rel]
-        return hash_file(path) if st.st_size else hash_bytes(b"")
+        found = digests.get(rel)
+        if found is None:
+            found = hash_file(path) if st.st_size else hash_bytes(b"")
+        if store is not None:
+            store(Path(path), found, st)
+        return found
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(misses)))) as pool:
-        digests.update(zip(misses, pool.map(digest, misses), strict=True))
+    work = list(files) if store is not None else misses
+    if work:
+        workers = max(1, min(jobs or default_jobs(), len(work)))
+        # Imported here: an unchanged folder (all stat-cache hits) needs no pool.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            digests.update(zip(work, pool.map(digest, work), strict=True))
     if stat_cache is not None and misses:
-        stat_cache.record_many((files[rel][0], files[rel][1], digests[rel]) for rel in misses)
+        stat_cache.record_many(
+            ((files[rel][0], files[rel][1], digests[rel]) for rel in misses), written=written
+        )
     entries = {
         rel: TreeEntry(digests[rel], st.st_size, EXEC_MODE if st.st_mode & 0o111 else FILE_MODE)
         for rel, (_, st) in files.items()
     }
-    return Tree(entries), files
+    return Tree._of_walked(entries)
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, tuple[str, os.stat_result]]]:
