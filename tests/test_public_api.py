@@ -22,6 +22,7 @@ PACKAGES = [
     "shipyard.ids",
     "shipyard.errors",
     "shipyard.settings",
+    "shipyard.tracking",
 ]
 
 
@@ -48,8 +49,12 @@ def test_top_level_api():
         "ThreadRunner",
         "__version__",
         "hook_impl",
+        "log_metric",
+        "log_metrics",
+        "log_params",
         "node",
         "pipeline",
+        "start_run",
     }
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = shipyard.nope

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; runtime imports are lazy b
     from shipyard.errors import ShipyardError
     from shipyard.project import Session
     from shipyard.runner import ProcessRunner, SequentialRunner, ThreadRunner, hook_impl
+    from shipyard.tracking import log_metric, log_metrics, log_params, start_run
 
 __all__ = [
     "AbstractDataset",
@@ -45,8 +46,12 @@ __all__ = [
     "ThreadRunner",
     "__version__",
     "hook_impl",
+    "log_metric",
+    "log_metrics",
+    "log_params",
     "node",
     "pipeline",
+    "start_run",
 ]
 
 _LAZY = {
@@ -59,6 +64,10 @@ _LAZY = {
     "ShipyardError": "shipyard.errors",
     "ThreadRunner": "shipyard.runner",
     "hook_impl": "shipyard.runner",
+    "log_metric": "shipyard.tracking",
+    "log_metrics": "shipyard.tracking",
+    "log_params": "shipyard.tracking",
+    "start_run": "shipyard.tracking",
 }
 
 

@@ -22,6 +22,10 @@ The tree::
     │   ├── CorruptObjectError     an object's bytes no longer match its digest
     │   ├── UnsafePathError        a tree path or symlink that would leave its folder
     │   └── RemoteError            a remote store cannot be reached or refused a transfer
+    ├── MetadataError              the metadata store cannot be opened, migrated or queried
+    │   ├── ParamConflictError     a run's param logged again with a different value
+    │   └── RunNotFoundError       a run id or prefix that matches no run (or several)
+    ├── TrackingError              a logging call with no active run, or a bad metric value
     └── MissingDependencyError     an optional extra is not installed
 
 Errors carry no HTTP status codes: those belong to the serving and server layers,
@@ -45,18 +49,22 @@ __all__ = [
     "CredentialsError",
     "DatasetError",
     "DatasetNotFoundError",
+    "MetadataError",
     "MissingDependencyError",
     "NodeError",
     "ObjectNotFoundError",
     "ObjectStoreError",
+    "ParamConflictError",
     "ParamsError",
     "PathOutsideProjectError",
     "PipelineError",
     "PipelineNotFoundError",
     "ProjectError",
     "RemoteError",
+    "RunNotFoundError",
     "RunnerError",
     "ShipyardError",
+    "TrackingError",
     "UnsafeDataError",
     "UnsafePathError",
     "VersionNotFoundError",
@@ -219,6 +227,39 @@ class RemoteError(ObjectStoreError):
     """A remote store cannot be reached or refused a transfer."""
 
     hint = "Check the remote's URL and credentials and that it is reachable, then run again."
+
+
+class MetadataError(ShipyardError):
+    """The metadata store (runs, params, metrics, lineage) cannot be opened, migrated or queried."""
+
+    hint = (
+        "Check the store's URL (SHIPYARD_DB, default .shipyard/shipyard.db) and that it is "
+        "reachable; `shipyard db status` shows its schema revision."
+    )
+
+
+class ParamConflictError(MetadataError):
+    """A run's parameter was logged again with a different value. Params are immutable."""
+
+    hint = (
+        "A run's parameters never change once logged: log the new value under another key, "
+        "or start a new run for the new value."
+    )
+
+
+class RunNotFoundError(MetadataError):
+    """A run id or id prefix that matches no recorded run, or more than one."""
+
+    hint = "List the recorded runs with `shipyard runs list`; a prefix needs at least 4 characters."
+
+
+class TrackingError(ShipyardError):
+    """A logging call that cannot be recorded: no active run, or a value that is not one."""
+
+    hint = (
+        "Log inside `with shipyard.start_run():` or inside a node of a pipeline run "
+        "(docs/tracking.md)."
+    )
 
 
 class MissingDependencyError(ShipyardError):

@@ -11,7 +11,17 @@ from typing import Annotated
 import typer
 
 from shipyard.__about__ import __version__
-from shipyard.cli import _catalog, _data, _info, _new, _pipeline, _quickstart, _run
+from shipyard.cli import (
+    _catalog,
+    _data,
+    _db,
+    _info,
+    _new,
+    _pipeline,
+    _quickstart,
+    _run,
+    _runs,
+)
 
 __all__ = ["app"]
 
@@ -58,3 +68,5 @@ app.command("quickstart")(_quickstart.quickstart)
 app.add_typer(_pipeline.app, name="pipeline")
 app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_data.app, name="data")
+app.add_typer(_db.app, name="db")
+app.add_typer(_runs.app, name="runs")

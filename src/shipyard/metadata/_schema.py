@@ -1,0 +1,212 @@
+"""The metadata schema: one set of tables for SQLite and PostgreSQL (SQLAlchemy Core).
+
+Every table is here, and only here; Alembic migrations in ``migrations/versions`` create
+and change them. Ids are the 26-character sortable ids of :mod:`shipyard.ids`, times are
+timezone-aware UTC, JSON columns hold plain JSON.
+
+Metric values are stored faithfully: PostgreSQL keeps NaN and infinities in a double
+column, SQLite turns NaN into NULL, so ``metrics.value`` is NULL for NaN on both and
+``metrics.is_nan`` says so; -0.0 and ±inf round-trip as they are (on SQLite the
+value columns have no type affinity: a REAL column stores -0.0 as the integer 0).
+
+Tables (and the questions their indexes answer):
+
+- ``experiments``: named groups of runs.
+- ``runs``: one row per run; listed by experiment, pipeline, status, start time.
+- ``run_tags``: free key/value labels on a run.
+- ``params``: a run's parameters, immutable once logged (flattened dotted keys).
+- ``metrics``: every logged point (key, value, step, time); ``latest_metrics`` keeps the
+  last value per (run, key) so filtering and sorting runs by a metric is one join.
+- ``artifacts``: files kept with a run, by object digest.
+- ``dataset_versions``: the lineage edges: which run (and node) read or wrote which
+  version of which dataset.
+- ``node_runs``: each node of a run: status, times, cache hit, fingerprint.
+- ``environments``: interpreter, platform and packages, deduplicated by content hash.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from shipyard.metadata._portable import FloatWithoutAffinity
+
+__all__ = [
+    "artifacts",
+    "dataset_versions",
+    "environments",
+    "experiments",
+    "latest_metrics",
+    "metadata",
+    "metrics",
+    "node_runs",
+    "params",
+    "run_tags",
+    "runs",
+]
+
+#: Constraint names follow one convention, so migrations can refer to them on both engines.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(26)
+NAME = String(250)
+KEY = String(500)  # metric, param and tag keys: long, unicode, with slashes
+UTC_TIME = DateTime(timezone=True)
+# A metric value: a double; on SQLite a column without affinity so -0.0 keeps its sign.
+METRIC_VALUE = Float(precision=53).with_variant(FloatWithoutAffinity(), "sqlite")
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("created_at", UTC_TIME, nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", String(71), primary_key=True),  # blake3:<64 hex> of the content
+    Column("python", String(100), nullable=False),
+    Column("platform", String(250), nullable=False),
+    Column("packages", JSON, nullable=False),  # {distribution: version}
+    Column("conda", Text, nullable=True),  # `conda env export` when in a conda env
+    Column("created_at", UTC_TIME, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("experiment_id", ID, ForeignKey("experiments.id"), nullable=False),
+    Column("name", NAME, nullable=True),
+    Column("project", NAME, nullable=True),
+    Column("pipeline", NAME, nullable=True),
+    Column("env", NAME, nullable=True),  # the configuration environment (base/local/prod)
+    # running, finished, failed, interrupted; `lost` is derived when a running run's
+    # process is gone, never stored.
+    Column("status", String(20), nullable=False),
+    Column("started_at", UTC_TIME, nullable=False),
+    Column("ended_at", UTC_TIME, nullable=True),
+    Column("user", NAME, nullable=True),
+    Column("host", NAME, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_branch", NAME, nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("git_diff_digest", String(71), nullable=True),
+    Column("environment_id", String(71), ForeignKey("environments.id"), nullable=True),
+    Column("parent_run_id", ID, ForeignKey("runs.id"), nullable=True),
+    Column("error", Text, nullable=True),  # the message of the error that ended it
+    Index(None, "experiment_id", "started_at"),
+    Index(None, "pipeline", "started_at"),
+    Index(None, "status", "started_at"),
+    Index(None, "started_at"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),  # JSON of the value: 0.5, "rbf", [1, 2], true
+    Index(None, "key"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", KEY, nullable=False),
+    Column("value", METRIC_VALUE, nullable=True),  # NULL for NaN (see is_nan)
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("step", BigInteger, nullable=False, default=0),
+    Column("timestamp", UTC_TIME, nullable=False),
+    Column("node", NAME, nullable=True),  # the node that logged it, when known
+    Index(None, "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", METRIC_VALUE, nullable=True),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", UTC_TIME, nullable=False),
+    Index(None, "key", "value"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", KEY, primary_key=True),  # a relative path: "plots/roc.png"
+    Column("digest", String(71), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("kind", String(10), nullable=False),  # file or tree
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("node", NAME, nullable=True),
+    Column("dataset", NAME, nullable=False),
+    Column("version_id", ID, nullable=False),
+    Column("digest", String(71), nullable=False),
+    Column("direction", String(3), nullable=False),  # "in" (read) or "out" (written)
+    UniqueConstraint("run_id", "node", "dataset", "version_id", "direction"),
+    Index(None, "dataset", "version_id"),
+    Index(None, "digest"),
+)
+
+node_runs = Table(
+    "node_runs",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("node", NAME, primary_key=True),
+    Column("status", String(20), nullable=False),  # finished, failed, cached
+    Column("started_at", UTC_TIME, nullable=True),
+    Column("ended_at", UTC_TIME, nullable=True),
+    Column("duration_s", Float(precision=53), nullable=True),
+    Column("cache_hit", Boolean, nullable=False, default=False),
+    Column("fingerprint", String(71), nullable=True),
+    Column("error", Text, nullable=True),
+)

@@ -1,0 +1,35 @@
+"""Tracking: every pipeline run recorded automatically, and runs of your own from Python.
+
+>>> import shipyard
+>>> with shipyard.start_run(name="baseline", experiment="churn") as run:  # doctest: +SKIP
+...     run.log_params({"C": 0.5})
+...     run.log_metric("auc", 0.91)
+
+``shipyard.log_metric`` / ``log_metrics`` / ``log_params`` log to the active run: the
+innermost ``start_run`` block, or the pipeline run whose node is calling. Pipeline runs
+are tracked by :data:`tracker`, the hook plugin Shipyard registers for every session.
+Runs go to ``$SHIPYARD_DB`` or the project's ``.shipyard/shipyard.db`` (docs/tracking.md).
+"""
+
+from __future__ import annotations
+
+from shipyard.tracking._hooks import Tracker, tracker
+from shipyard.tracking._run import (
+    ActiveRun,
+    active_run,
+    log_metric,
+    log_metrics,
+    log_params,
+    start_run,
+)
+
+__all__ = [
+    "ActiveRun",
+    "Tracker",
+    "active_run",
+    "log_metric",
+    "log_metrics",
+    "log_params",
+    "start_run",
+    "tracker",
+]
