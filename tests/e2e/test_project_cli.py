@@ -117,6 +117,10 @@ def test_quickstart_runs_the_blueprint(tmp_path):
     assert "nothing changed, so 6 of 6 nodes were restored from the node cache" in " ".join(
         result.stderr.split()
     )
+    # the last stage traces the model back to the raw data and the project's first commit
+    assert "customers_raw@" in result.stdout and "generate_customers" in result.stdout
+    assert "commit none" not in result.stdout
+    assert (target / "lineage.html").read_text().count("<rect") >= 10
 
 
 def test_new_without_example_or_git_and_a_package_name(tmp_path):

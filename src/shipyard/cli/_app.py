@@ -16,6 +16,7 @@ from shipyard.cli import (
     _data,
     _db,
     _info,
+    _lineage,
     _new,
     _pipeline,
     _quickstart,
@@ -70,3 +71,5 @@ app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_data.app, name="data")
 app.add_typer(_db.app, name="db")
 app.add_typer(_runs.app, name="runs")
+app.command("lineage")(_lineage.lineage)
+_runs.app.command("reproduce")(_lineage.reproduce)

@@ -121,6 +121,24 @@ def _show_results(context: _Context) -> None:
     print_table("Datasets written", ["dataset", "file"], written)
 
 
+def _trace_model(context: _Context) -> None:
+    from rich.console import Console
+
+    from shipyard.objects import VersionIndex
+    from shipyard.tracking._lineage import upstream
+    from shipyard.tracking._stores import tracking_for
+
+    tracking = tracking_for(context.root)  # the store the runs above were tracked in
+    assert tracking is not None  # a project always has one
+    index = VersionIndex(context.root / ".shipyard" / "versions.db")
+    with tracking.store.connect() as conn:
+        graph = upstream(conn, "model", index=index)
+    Console(highlight=False, width=160).print(graph.to_tree())
+    page = context.root / "lineage.html"
+    page.write_text(graph.to_html(), encoding="utf-8")
+    say(f"  the same graph as a page: {page}")
+
+
 def _next_steps(context: _Context) -> None:
     say(
         "\nWhere to look next:\n"
@@ -129,6 +147,8 @@ def _next_steps(context: _Context) -> None:
         "  shipyard catalog list           # datasets, their types and files\n"
         "  shipyard run --pipeline training --params model.C=0.5   # only training reruns\n"
         "  shipyard data versions model    # every model the runs produced\n"
+        "  shipyard runs list              # the tracked runs, their params and metrics\n"
+        "  shipyard lineage model          # the model's lineage (--format html -o FILE)\n"
         '  pip install -e ".\\[test]" && pytest   # the project\'s own tests\n'
         "  notebooks/explore.ipynb         # explore the data through the catalog"
     )
@@ -139,4 +159,5 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("Run the data_processing and training pipelines", _run_pipelines),
     ("Run them again: unchanged nodes come from the node cache", _rerun_from_cache),
     ("Look at the results", _show_results),
+    ("Trace the model back to its data and code", _trace_model),
 ]
