@@ -53,7 +53,9 @@ def to_db_time(value: datetime | None) -> datetime | None:
     SQLite stores the wall-clock fields without the offset, so every time is stored in
     UTC and string order is time order.
     """
-    return None if value is None else value.astimezone(UTC)
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
 
 
 def from_db_time(value: datetime | None) -> datetime | None:
@@ -116,4 +118,5 @@ def _sqlite_time(value: datetime | None) -> str | None:
     """A UTC time as SQLAlchemy writes it to SQLite: ``2026-11-28 17:19:38.123456``."""
     if value is None:
         return None
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    # The first 26 characters leave out the "+00:00" of an aware time.
+    return value.isoformat(" ", "microseconds")[:26]
