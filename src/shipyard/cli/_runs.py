@@ -1,13 +1,16 @@
 """``shipyard runs ...``: the tracked runs of the project (or of ``$SHIPYARD_DB``).
 
 ``list`` filters and sorts runs with the filter language of docs/metadata.md; ``show``
-prints everything recorded about one run. A run left ``running`` by a process that is
-gone is shown as ``lost``.
+prints everything recorded about one run; ``compare`` puts runs side by side, ``diff``
+says what changed between two, ``plot`` charts a metric's history (docs/tracking.md).
+A run left ``running`` by a process that is gone is shown as ``lost``.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,7 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Tracked runs: list them (filtered and sorted by params, metrics, tags), show one.",
+    help="Tracked runs: list them (filtered and sorted by params, metrics, tags), show one, "
+    "compare or diff them, plot a metric.",
     no_args_is_help=True,
 )
 
@@ -129,6 +133,232 @@ def show(
     _print_run(described)
 
 
+@app.command("compare")
+def compare(
+    refs: Annotated[
+        list[str], typer.Argument(help="Two or more run ids or unique prefixes.", metavar="RUN...")
+    ],
+    show_all: Annotated[
+        bool, typer.Option("--all", "-a", help="Also show the rows whose values are equal.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Runs side by side: status, pipeline, duration, git commit, every param and latest
+    metric. Rows that differ come first, highlighted; equal rows are hidden unless --all."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from shipyard.tracking._compare import compare_runs, short_ids
+
+    store = _store()
+    with store.connect() as conn:
+        comparison = compare_runs(conn, refs)
+    if as_json:
+        emit_json(
+            "compare",
+            {
+                "runs": [record.id for record in comparison.runs],
+                "rows": [
+                    {
+                        "key": row.key,
+                        "values": [_json_value(v) for v in row.values],
+                        "differs": row.differs,
+                    }
+                    for row in comparison.rows
+                ],
+            },
+        )
+        return
+    shown = [row for row in comparison.rows if show_all or row.differs]
+    hidden = len(comparison.rows) - len(shown)
+    table = Table(
+        title=f"{len(comparison.runs)} runs compared", title_justify="left", header_style="bold"
+    )
+    table.add_column("")
+    labels = short_ids([record.id for record in comparison.runs])
+    for label, record in zip(labels, comparison.runs, strict=True):
+        table.add_column(f"{label}\n{_time(record.started_at)}", overflow="fold")
+    for row in shown:
+        table.add_row(
+            "duration" if row.key == "duration_s" else row.key,
+            *(_cell(row.key, value) for value in row.values),
+            style="bold yellow" if row.differs else None,
+        )
+    Console(highlight=False).print(table)
+    if hidden:
+        say(f"{hidden} equal row{'s' if hidden != 1 else ''} hidden: --all shows them.")
+
+
+@app.command("diff")
+def diff(
+    run_a: Annotated[str, typer.Argument(help="The run to compare from (id or prefix).")],
+    run_b: Annotated[str, typer.Argument(help="The run to compare to (id or prefix).")],
+    as_json: JsonOption = False,
+) -> None:
+    """What changed from RUN_A to RUN_B: params, metrics (with the delta), data versions read
+    and written, code (git), Python and packages. Exit code 0 either way."""
+    from shipyard.tracking._compare import diff_runs, short_ids
+
+    store = _store()
+    with store.connect() as conn:
+        changes = diff_runs(conn, run_a, run_b)
+    if as_json:
+        emit_json(
+            "diff",
+            {"runs": [changes.old.id, changes.new.id], **_json_value(changes.to_dict())},
+        )
+        return
+    old, new = changes.old.id, changes.new.id
+    if changes.identical:
+        say(f"No differences between runs {old} and {new}.")
+        return
+    say(f"What changed from run {old} (A) to run {new} (B):")
+    short_old, short_new = short_ids([old, new])
+    columns = ["change", "key", f"A {short_old}", f"B {short_new}"]
+    groups = (
+        ("params", "Params"),
+        ("metrics", "Metrics (latest)"),
+        ("inputs", "Data read (dataset: version)"),
+        ("outputs", "Data written (dataset: version)"),
+        ("code", "Code (git)"),
+        ("environment", "Environment"),
+        ("packages", "Packages"),
+    )
+    for group, title in groups:
+        rows = _diff_rows(group, getattr(changes, group))
+        if rows:
+            print_table(title, columns, rows)
+
+
+@app.command("plot")
+def plot(
+    refs: Annotated[
+        list[str], typer.Argument(help="One or more run ids or unique prefixes.", metavar="RUN...")
+    ],
+    metric: Annotated[
+        str, typer.Option("--metric", "-m", help="The metric to chart, by key (val/loss).")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The file to write: .svg, or .html for a page around the chart. "
+            "Default: .shipyard/plots/<metric>-<first run id>.svg",
+        ),
+    ] = None,
+    open_file: Annotated[
+        bool, typer.Option("--open", help="Open the chart with the default viewer.")
+    ] = False,
+) -> None:
+    """Chart a metric's history (value by step), one line per run, as an SVG or HTML file."""
+    from shipyard.tracking._chart import Series, html_page, render_svg
+    from shipyard.tracking._compare import metric_histories, resolve_runs, short_ids
+
+    if output is not None:
+        _check_plot_suffix(output)
+    store = _store()
+    with store.connect() as conn:
+        records = resolve_runs(conn, refs, at_least=1)
+        histories = metric_histories(conn, records, metric)
+    for record in records:
+        if record.id not in histories:
+            say(f"Run {record.id} has no metric '{metric}': not in the chart.")
+    series = [
+        Series(label, [(point.step, point.value) for point in points])
+        for label, points in zip(short_ids(list(histories)), histories.values(), strict=True)
+    ]
+    title = f"{metric} by step"
+    svg = render_svg(series, title=title)
+    if output is None:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", metric).strip("._") or "metric"
+        plots = (_project_root() or Path.cwd()) / ".shipyard" / "plots"
+        output = plots / f"{safe}-{records[0].id}.svg"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(
+        html_page(svg, title=title) if output.suffix.lower() == ".html" else svg,
+        encoding="utf-8",
+    )
+    typer.echo(str(output))
+    if open_file:
+        import webbrowser
+
+        if not webbrowser.open(output.resolve().as_uri()):
+            say(f"No viewer could be started here; open {output} yourself.")
+
+
+PLOT_SUFFIXES = (".svg", ".html")
+
+
+def _check_plot_suffix(output: Path) -> None:
+    if output.suffix.lower() not in PLOT_SUFFIXES:
+        from shipyard.errors import ConfigError
+
+        raise ConfigError(
+            f"--output {output}: charts are written as {' or '.join(PLOT_SUFFIXES)}, "
+            f"not '{output.suffix or 'no suffix'}'.",
+            hint=f"Name the file with {' or '.join(PLOT_SUFFIXES)}: --output {output.stem}.svg",
+        )
+
+
+def _cell(key: str, value: Any) -> str:
+    """A compared value as text: durations readable, metrics in 6 digits, '-' for none."""
+    if value is None:
+        return "-"
+    if key == "duration_s":
+        return _format_seconds(value)
+    if key == "git_commit":
+        return value[:12]
+    if key.startswith("metrics."):
+        return _number(value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _diff_rows(group: str, changes: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Table rows of one group of a diff: (change, key, A's value, B's value)."""
+    if group in ("code", "environment"):
+        return [
+            ("changed", key, _diff_cell(group, change["old"]), _diff_cell(group, change["new"]))
+            for key, change in changes.items()
+        ]
+    rows = []
+    for key, change in changes["changed"].items():
+        new = _diff_cell(group, change["new"])
+        if group == "metrics":
+            new += f" ({_signed(change['delta'])})"
+        if change.get("same_content"):
+            new += " (same content)"
+        rows.append(("changed", key, _diff_cell(group, change["old"]), new))
+    rows += [("added", key, "", _diff_cell(group, v)) for key, v in changes["added"].items()]
+    rows += [("removed", key, _diff_cell(group, v), "") for key, v in changes["removed"].items()]
+    return rows
+
+
+def _diff_cell(group: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if group == "metrics":
+        return _number(value)
+    if group == "code" and isinstance(value, str):
+        return value[:19]
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _signed(delta: float) -> str:
+    return _number(delta) if not math.isfinite(delta) else f"{delta:+.6g}"
+
+
+def _json_value(value: Any) -> Any:
+    """A value for JSON, which has no NaN or infinity: those become strings, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return _number(value)
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    return value
+
+
 def _describe(conn: Connection, ref: str) -> dict[str, Any]:
     from shipyard.metadata import artifacts, environments, lineage, metrics, nodes, params, runs
 
@@ -217,14 +447,9 @@ def _print_run(run: dict[str, Any]) -> None:
 
 def _store() -> MetadataStore:
     from shipyard.errors import ProjectError
-    from shipyard.settings import find_project_root
     from shipyard.tracking._stores import DB_VARIABLE, tracking_for
 
-    try:
-        root = find_project_root(Path.cwd())
-    except ProjectError:
-        root = None
-    tracking = tracking_for(root)
+    tracking = tracking_for(_project_root())
     if tracking is None:
         raise ProjectError(
             f"No Shipyard project at or above {Path.cwd()}, and ${DB_VARIABLE} is not set: "
@@ -233,6 +458,17 @@ def _store() -> MetadataStore:
             "(postgresql+psycopg://user@host/db).",
         )
     return tracking.store
+
+
+def _project_root() -> Path | None:
+    """The project at or above the current folder, if any."""
+    from shipyard.errors import ProjectError
+    from shipyard.settings import find_project_root
+
+    try:
+        return find_project_root(Path.cwd())
+    except ProjectError:
+        return None
 
 
 def _check_status(status: str | None) -> None:
@@ -246,9 +482,9 @@ def _check_status(status: str | None) -> None:
 
 
 def _status(record: RunRecord) -> str:
-    from shipyard.metadata.runs import process_alive, status_of
+    from shipyard.tracking._compare import run_status
 
-    return status_of(record, alive=process_alive)
+    return run_status(record)
 
 
 def _edge(edge: Any) -> dict[str, Any]:
@@ -288,9 +524,7 @@ def _environment(environment: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _plain_numbers(values: dict[str, float]) -> dict[str, float | str]:
     """Metric values for JSON, which has no NaN or infinity: those become strings."""
-    return {
-        key: _number(value) if not math.isfinite(value) else value for key, value in values.items()
-    }
+    return _json_value(values)
 
 
 def _number(value: float) -> str:
@@ -302,9 +536,9 @@ def _number(value: float) -> str:
 
 
 def _seconds(record: RunRecord) -> float | None:
-    if record.ended_at is None:
-        return None
-    return (record.ended_at - record.started_at).total_seconds()
+    from shipyard.tracking._compare import run_seconds
+
+    return run_seconds(record)
 
 
 def _duration(record: RunRecord) -> str:

@@ -9,10 +9,19 @@
 innermost ``start_run`` block, or the pipeline run whose node is calling. Pipeline runs
 are tracked by :data:`tracker`, the hook plugin Shipyard registers for every session.
 Runs go to ``$SHIPYARD_DB`` or the project's ``.shipyard/shipyard.db`` (docs/tracking.md).
+:func:`compare_runs` and :func:`diff_runs` put recorded runs side by side.
 """
 
 from __future__ import annotations
 
+from shipyard.tracking._compare import (
+    CompareRow,
+    Comparison,
+    RunDiff,
+    compare_runs,
+    diff_runs,
+    metric_histories,
+)
 from shipyard.tracking._hooks import Tracker, tracker
 from shipyard.tracking._run import (
     ActiveRun,
@@ -25,11 +34,17 @@ from shipyard.tracking._run import (
 
 __all__ = [
     "ActiveRun",
+    "CompareRow",
+    "Comparison",
+    "RunDiff",
     "Tracker",
     "active_run",
+    "compare_runs",
+    "diff_runs",
     "log_metric",
     "log_metrics",
     "log_params",
+    "metric_histories",
     "start_run",
     "tracker",
 ]
