@@ -195,3 +195,31 @@ def test_store_repr_and_close(tmp_path):
         assert experiments.get_or_create(conn, new_id())
     store.close()
     assert Path(tmp_path / "x.db").is_file()
+
+
+def test_the_head_revision_constant_is_alembics_head():
+    """Opening a store compares revisions without Alembic; the constant must be its head."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from shipyard.metadata._store import _MIGRATIONS, HEAD_REVISION
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_opening_an_up_to_date_store_does_not_load_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    MetadataStore.open(f"sqlite:///{tmp_path / 'runs.db'}").close()  # created and migrated
+    probe = (
+        "import sys; from shipyard.metadata import MetadataStore; "
+        f"MetadataStore.open('sqlite:///{tmp_path / 'runs.db'}').close(); "
+        "print('alembic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "False", result.stderr
