@@ -1,12 +1,13 @@
 """Node cache: re-running an unchanged three-pipeline project.
 
-A generated project with three pipelines (ingest -> features -> training, 9 nodes, every
+A generated project with three pipelines (ingest -> features -> training, 8 nodes, every
 output a versioned Parquet or pickle file) is run once, then again unchanged. Target: the
 second run restores every node from the node cache and takes at most 10% of the first
 run's time. Figures, each the median of ``--rounds`` fresh projects:
 
 - the first run and the cached rerun, as ``shipyard run`` reports them (the run itself:
-  fingerprints, restores, version records), and
+  fingerprints, restores, version records, and opening the tracking store), and the sum
+  of the rerun's per-node restore times from its progress lines (the cache's own work),
 - the same two as whole commands (process start, imports of pandas and scikit-learn,
   config and catalog), which is what a user waits for.
 
@@ -145,6 +146,7 @@ def register_pipelines():
 """
 
 SUMMARY = re.compile(r"(\d+) nodes of '[^']+' in ([0-9.]+)s(?:, (\d+) from the node cache)?")
+CACHED = re.compile(r"\] \S+ cached in ([0-9.]+)s")
 
 
 def write_project(root: Path, rows: int) -> None:
@@ -180,7 +182,9 @@ def shipyard_run(root: Path, env: dict[str, str]) -> dict[str, Any]:
     if proc.returncode != 0 or found is None:
         raise H.BenchError(f"shipyard run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     nodes, run_s, cached = found.groups()
-    return {"wall_s": wall, "run_s": float(run_s), "nodes": int(nodes), "cached": int(cached or 0)}
+    restores = sum(float(seconds) for seconds in CACHED.findall(proc.stderr))
+    return {"wall_s": wall, "run_s": float(run_s), "nodes": int(nodes),
+            "cached": int(cached or 0), "restore_s": restores}  # fmt: skip
 
 
 def main() -> int:
@@ -207,13 +211,20 @@ def main() -> int:
         return H.rnd(H.median(r[key] for r in runs))
 
     first_run, rerun_run = med(first, "run_s"), med(rerun, "run_s")
+    restores = med(rerun, "restore_s")
     first_wall, rerun_wall = med(first, "wall_s"), med(rerun, "wall_s")
     figures = [
-        H.figure("first run of 9 nodes (run time)", "s", ours=first_run),
+        H.figure("first run of 8 nodes (run time)", "s", ours=first_run),
         H.figure(
-            "unchanged rerun, all 9 nodes cache hits (run time)",
+            "unchanged rerun, all 8 nodes cache hits (run time)",
             "s",
             ours=rerun_run,
+            max_ours=round(first_run * 0.10, 3),
+        ),
+        H.figure(
+            "of which the node cache's own work (fingerprints, restores)",
+            "s",
+            ours=restores,
             max_ours=round(first_run * 0.10, 3),
         ),
         H.figure("first run, whole `shipyard run` command", "s", ours=first_wall),

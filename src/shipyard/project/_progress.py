@@ -71,8 +71,9 @@ class RunProgress:
         self._finished(node, f"done in {duration_s:.3f}s")
 
     @hook_impl
-    def after_node_cache_hit(self, node: Any, source_run_id: str | None) -> None:
-        self._finished(node, f"cached (results of run {source_run_id or 'unknown'})")
+    def after_node_cache_hit(self, node: Any, source_run_id: str | None, duration_s: float) -> None:
+        run = source_run_id or "unknown"
+        self._finished(node, f"cached in {duration_s:.3f}s (results of run {run})")
 
     def _finished(self, node: Any, what: str) -> None:
         with self._lock:
