@@ -359,3 +359,18 @@ def test_points_and_latest_store_times_alike(store):
         )
     assert raw[0] == raw[1]
     assert point_is_nan is False
+
+
+def test_latest_of_many_runs_in_one_query(store):
+    ids = [_new_run(store).id for _ in range(3)]
+    with store.begin() as conn:
+        metrics.log_batch(
+            conn, ids[0], [MetricPoint("auc", 0.5, step=1), MetricPoint("auc", 0.7, step=2)]
+        )
+        metrics.log_batch(conn, ids[1], [MetricPoint("loss", math.nan)])
+    with store.connect() as conn:
+        found = metrics.latest_of(conn, ids)
+        assert found[ids[0]] == {"auc": 0.7} == metrics.latest(conn, ids[0])
+        assert math.isnan(found[ids[1]]["loss"])
+        assert found[ids[2]] == {}
+        assert metrics.latest_of(conn, []) == {}

@@ -84,7 +84,8 @@ def list_runs(
         found = runs.search(
             conn, where=where, sort=sort, pipeline=pipeline, status=stored_status, limit=limit
         )
-        rows = [(record, _status(record), metrics.latest(conn, record.id)) for record in found]
+        latest = metrics.latest_of(conn, [record.id for record in found])
+        rows = [(record, _status(record), latest[record.id]) for record in found]
     if status is not None:
         rows = [row for row in rows if row[1] == status]
     if as_json:

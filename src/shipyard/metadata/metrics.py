@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, or_, select
 from shipyard.metadata._portable import execute_many, from_db_time, insert, now, to_db_time
 from shipyard.metadata._schema import latest_metrics, metrics
 
-__all__ = ["MetricPoint", "history", "latest", "log_batch"]
+__all__ = ["MetricPoint", "history", "latest", "latest_of", "log_batch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +125,27 @@ def _row(run_id: str, point: MetricPoint, written_at: datetime) -> dict:
         "timestamp": written_at if point.timestamp is None else to_db_time(point.timestamp),
         "node": point.node,
     }
+
+
+def latest_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """:func:`latest` for many runs in one query: run id -> key -> value (a run without
+    metrics maps to an empty dict)."""
+    found: dict[str, dict[str, float]] = {run_id: {} for run_id in run_ids}
+    if not run_ids:
+        return found
+    rows = conn.execute(
+        select(
+            latest_metrics.c.run_id,
+            latest_metrics.c.key,
+            latest_metrics.c.value,
+            latest_metrics.c.is_nan,
+        )
+        .where(latest_metrics.c.run_id.in_(list(run_ids)))
+        .order_by(latest_metrics.c.run_id, latest_metrics.c.key)
+    )
+    for row in rows:
+        found[row.run_id][row.key] = _value(row.value, row.is_nan)
+    return found
 
 
 def _value(value: float | None, is_nan: bool) -> float:
