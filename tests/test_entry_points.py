@@ -85,3 +85,15 @@ def test_the_key_follows_sys_path(monkeypatch, tmp_path):
     before = _entry_points._environment_key()
     monkeypatch.setattr(sys, "path", [*sys.path, os.fspath(tmp_path)])
     assert _entry_points._environment_key() != before
+
+
+def test_cache_files_unused_for_a_month_are_removed(cache_home, site):
+    cache_home.mkdir(parents=True)
+    stale = cache_home / "packages-0123456789abcdef.json"
+    stale.write_text("{}")
+    month_ago = stale.stat().st_mtime - 31 * 24 * 3600
+    os.utime(stale, (month_ago, month_ago))
+    install(site, "shipyard_demo_four", "[shipyard.hooks]\nfour = shipyard_demo_four:PLUGIN\n")
+    entry_points("shipyard.hooks")  # a cache miss writes, and prunes the folder
+    assert not stale.exists()
+    assert list(cache_home.glob("entry-points-*.json"))

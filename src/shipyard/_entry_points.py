@@ -65,7 +65,6 @@ def _all_points() -> list[EntryPoint]:
     points = _scan()
     if cache is not None:
         _write(cache, {"format": _FORMAT, "key": key, "points": [_plain(p) for p in points]})
-        _remove_stale(cache.parent)
     return points
 
 
@@ -132,12 +131,14 @@ def _write(path: Path, document: dict[str, Any]) -> None:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+    _remove_stale(path.parent)
 
 
 def _remove_stale(folder: Path) -> None:
+    """Remove the cache files (of every kind) that no environment wrote for a while."""
     with contextlib.suppress(OSError):
         oldest_kept = folder.stat().st_mtime - _STALE_S
-        for old in folder.glob("entry-points-*.json"):
+        for old in folder.glob("*.json"):
             with contextlib.suppress(OSError):
                 if old.stat().st_mtime < oldest_kept:
                     old.unlink()
