@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Table
@@ -80,11 +81,16 @@ def execute_many(conn: Connection, statement: Any, table: Table, rows: Sequence[
     compiled = statement.compile(dialect=dialect, column_keys=keys)
     converters = {key: _converter(table.c[key].type, dialect) for key in keys}
     if compiled.positional:
-        plan = [(name, converters.get(name)) for name in compiled.positiontup or ()]
-        params: list[Any] = [
-            tuple(row[name] if convert is None else convert(row[name]) for name, convert in plan)
-            for row in rows
-        ]
+        order = list(compiled.positiontup or ())
+        pick = itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
+        convert_at = [(i, converters[name]) for i, name in enumerate(order) if converters[name]]
+        params: list[Any] = [pick(row) for row in rows]
+        if convert_at:  # one pass per converted column, not a generator per row
+            params = [list(values) for values in params]
+            for i, convert in convert_at:
+                for values in params:
+                    values[i] = convert(values[i])
+            params = [tuple(values) for values in params]  # drivers take tuples only
     else:
         active = {key: convert for key, convert in converters.items() if convert is not None}
         params = [{**row, **{key: f(row[key]) for key, f in active.items()}} for row in rows]
