@@ -14,10 +14,10 @@ algebra, names are imported on first use, so that ``import shipyard`` (and
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shipyard.__about__ import __version__
+from shipyard._lazy import lazy_getattr
 
 # Eager, not lazy: `shipyard.pipeline` is both a subpackage and a function. Once the
 # subpackage is imported anywhere, Python binds the module to this attribute and a lazy
@@ -71,13 +71,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -10,8 +10,9 @@ status``) does not pay for the progress bar, logging handlers or remotes.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import lazy_getattr
 
 if TYPE_CHECKING:  # for type checkers and IDEs only; runtime imports are lazy below
     from shipyard.project._cache import ProjectNodeCache
@@ -26,18 +27,18 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; runtime imports are lazy b
     from shipyard.project._session import DEFAULT_PIPELINE, Session
 
 _LAZY = {
-    "DEFAULT_PIPELINE": "_session",
-    "ConsoleHandler": "_logging",
-    "ProjectNodeCache": "_cache",
-    "Remote": "_remotes",
-    "RunProgress": "_progress",
-    "Session": "_session",
-    "configure_logging": "_logging",
-    "default_logging_config": "_logging",
-    "find_pipelines": "_registry",
-    "load_remotes": "_remotes",
-    "remote_store": "_remotes",
-    "select_remote": "_remotes",
+    "DEFAULT_PIPELINE": "._session",
+    "ConsoleHandler": "._logging",
+    "ProjectNodeCache": "._cache",
+    "Remote": "._remotes",
+    "RunProgress": "._progress",
+    "Session": "._session",
+    "configure_logging": "._logging",
+    "default_logging_config": "._logging",
+    "find_pipelines": "._registry",
+    "load_remotes": "._remotes",
+    "remote_store": "._remotes",
+    "select_remote": "._remotes",
 }
 
 __all__ = [
@@ -56,13 +57,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.project' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"shipyard.project.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

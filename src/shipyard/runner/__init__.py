@@ -12,8 +12,9 @@ The runner talks to the catalog only through ``CatalogProtocol``; it never impor
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import lazy_getattr
 
 if TYPE_CHECKING:  # for type checkers and IDEs only; runtime imports are lazy below
     from shipyard.runner._cache import CacheHit, NodeCache
@@ -28,19 +29,19 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; runtime imports are lazy b
 # Imported by name on first use: opening a session needs the hooks, not the pool runners
 # (and their concurrent.futures, pickle and multiprocessing imports).
 _LAZY = {
-    "CacheHit": "_cache",
-    "CatalogProtocol": "_protocol",
-    "HookSpecs": "_hooks",
-    "NodeCache": "_cache",
-    "ProcessRunner": "_process",
-    "RunResult": "_runner",
-    "Runner": "_runner",
-    "SequentialRunner": "_sequential",
-    "ThreadRunner": "_pool",
-    "create_hook_manager": "_hooks",
-    "hook_impl": "_hooks",
-    "hook_spec": "_hooks",
-    "new_run_id": "_run_id",
+    "CacheHit": "._cache",
+    "CatalogProtocol": "._protocol",
+    "HookSpecs": "._hooks",
+    "NodeCache": "._cache",
+    "ProcessRunner": "._process",
+    "RunResult": "._runner",
+    "Runner": "._runner",
+    "SequentialRunner": "._sequential",
+    "ThreadRunner": "._pool",
+    "create_hook_manager": "._hooks",
+    "hook_impl": "._hooks",
+    "hook_spec": "._hooks",
+    "new_run_id": "._run_id",
 }
 
 __all__ = [
@@ -60,13 +61,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.runner' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"shipyard.runner.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:
