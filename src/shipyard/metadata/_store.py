@@ -11,6 +11,7 @@ than this code is refused on both.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -35,9 +36,11 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 #: store compares it with the stored one in plain SQL: Alembic (about 0.1 s to import
 #: and read its scripts) is only loaded when the two differ.
 HEAD_REVISION = "0001"
+# Per connection. WAL is a property of the file, set once when the store is opened:
+# switching takes an exclusive lock, and connections racing to switch a new file can get
+# "database is locked" without waiting.
 _SQLITE_PRAGMAS = (
     "busy_timeout = 30000",  # first, so the pragmas below wait for a busy database too
-    "journal_mode = WAL",
     "foreign_keys = ON",
     "synchronous = NORMAL",
 )
@@ -105,6 +108,7 @@ class MetadataStore:
         path = Path(url.database) if url.database and url.database != ":memory:" else None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _use_wal(path)
         engine = create_engine(url)
 
         @event.listens_for(engine, "connect")
@@ -216,15 +220,8 @@ class MetadataStore:
         if self._sqlite_path is None:
             yield
             return
-        import fcntl
-
-        lock_path = self._sqlite_path.with_name(self._sqlite_path.name + ".lock")
-        with lock_path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with _file_lock(self._sqlite_path):
+            yield
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -255,6 +252,37 @@ class MetadataStore:
         from alembic.script import ScriptDirectory
 
         return ScriptDirectory.from_config(self._config())
+
+
+@contextmanager
+def _file_lock(database: Path) -> Iterator[None]:
+    """An exclusive lock on ``<database>.lock``: one process at a time sets up the file."""
+    import fcntl
+
+    lock_path = database.with_name(database.name + ".lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _use_wal(database: Path) -> None:
+    """Put the SQLite file in WAL mode (readers never wait for the writer), once."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return  # the common case: no lock needed
+        with _file_lock(database), contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
+            db.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.Error as exc:
+        raise MetadataError(
+            f"The metadata store {database} cannot be opened: {exc}",
+            hint="Check that the file is a Shipyard store and that its folder is writable.",
+        ) from exc
 
 
 def _resolve_url(url: str | None, project_root: Path | None) -> URL:
