@@ -87,6 +87,10 @@ def test_a_cached_rerun_records_cache_hits_and_the_restored_versions(project):
     assert found["edges"]["train", "model", "out"].version_id == (
         before["train", "model", "out"].version_id
     )
+    # train was restored too; its input's version is known (scale's restored output)
+    assert found["edges"]["train", "scaled", "in"].version_id == (
+        before["train", "scaled", "in"].version_id
+    )
     assert found["loss"] == []  # train did not run, so it logged nothing this time
     assert found["metrics"] == {"auc": 0.62, "n": 3.0}
 

@@ -136,6 +136,9 @@ class Tracker:
         if state is not None:
             self._node_run(state, node, "cached", duration_s, fingerprint=fingerprint)
             with self._recording(state, f"the data versions of node '{node.name}'"):
+                # Inputs this run knows the version of (restored or loaded by an earlier
+                # node); a cached node loads nothing itself.
+                self._edges(state, node, node.inputs, "in")
                 self._edges(state, node, node.outputs, "out")
 
     @hook_impl
