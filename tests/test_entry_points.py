@@ -82,9 +82,9 @@ def test_only_shipyard_groups_are_served():
 
 
 def test_the_key_follows_sys_path(monkeypatch, tmp_path):
-    before = _entry_points._environment_key()
+    before = _entry_points.environment_key()
     monkeypatch.setattr(sys, "path", [*sys.path, os.fspath(tmp_path)])
-    assert _entry_points._environment_key() != before
+    assert _entry_points.environment_key() != before
 
 
 def test_cache_files_unused_for_a_month_are_removed(cache_home, site):

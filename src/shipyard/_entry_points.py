@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EntryPoint", "cache_folder", "entry_points"]
+__all__ = ["EntryPoint", "cache_folder", "entry_points", "environment_key", "write_cache"]
 
 PREFIX = "shipyard."
 _FORMAT = 1
@@ -55,7 +55,7 @@ def entry_points(group: str) -> list[EntryPoint]:
 
 
 def _all_points() -> list[EntryPoint]:
-    key = _environment_key()
+    key = environment_key()
     cache = _cache_file(key)
     if cache is not None:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
@@ -64,7 +64,7 @@ def _all_points() -> list[EntryPoint]:
                 return [EntryPoint(**point) for point in document["points"]]
     points = _scan()
     if cache is not None:
-        _write(cache, {"format": _FORMAT, "key": key, "points": [_plain(p) for p in points]})
+        write_cache(cache, {"format": _FORMAT, "key": key, "points": [_plain(p) for p in points]})
     return points
 
 
@@ -87,7 +87,7 @@ def _scan() -> list[EntryPoint]:
     return points
 
 
-def _environment_key() -> str:
+def environment_key() -> str:
     """A digest of the sys.path folders as they are now: installing or removing a package
     adds or removes a folder in one of them, which changes its mtime and link count."""
     parts = []
@@ -117,7 +117,9 @@ def _cache_file(key: str) -> Path | None:
     return folder / f"entry-points-{key[:32]}.json" if folder is not None else None
 
 
-def _write(path: Path, document: dict[str, Any]) -> None:
+def write_cache(path: Path, document: dict[str, Any]) -> None:
+    """Write a cache file whole (temp file + rename), then prune stale ones; a cache that
+    cannot be written is skipped silently."""
     import tempfile  # only on a cache miss
 
     with contextlib.suppress(OSError):

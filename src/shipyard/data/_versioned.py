@@ -479,14 +479,11 @@ class VersionedDataset(AbstractDataset):
     def _file_digest(self, working: Path) -> tuple[Digest, os.stat_result]:
         """The working file's digest through the stat cache, and its stat from before
         hashing (a write meanwhile changes mtime, so the cache misses next time)."""
-        st = working.stat()
         cache = self._versioning.stat_cache
-        digest = cache.lookup(working, st) if cache is not None else None
-        if digest is None:
-            digest = hash_file(working)
-            if cache is not None:
-                cache.record(working, st, digest)
-        return digest, st
+        if cache is not None:
+            return cache.hash_with_stat(working)
+        st = working.stat()
+        return hash_file(working), st
 
     def _put_tree(self, folder: Path, *, written: bool = False) -> tuple[Digest, int]:
         store = self._versioning.store

@@ -84,6 +84,11 @@ class StatCache:
 
     def hash_file(self, path: str | os.PathLike[str]) -> Digest:
         """The file's digest, hashing it only when the cache has no matching entry."""
+        return self.hash_with_stat(path)[0]
+
+    def hash_with_stat(self, path: str | os.PathLike[str]) -> tuple[Digest, os.stat_result]:
+        """The file's digest (hashed only on a cache miss) and its stat from before hashing,
+        for storing it with :meth:`ObjectStore.put_hashed_file`."""
         path = Path(path)
         st = path.stat()
         digest = self.lookup(path, st)
@@ -92,7 +97,7 @@ class StatCache:
             # The stat from *before* hashing: a write during hashing changes mtime,
             # so the next lookup misses instead of trusting a digest of mixed bytes.
             self.record(path, st, digest)
-        return digest
+        return digest, st
 
     def lookup(self, path: Path, st: os.stat_result) -> Digest | None:
         """The cached digest for ``path`` if ``st`` matches what was recorded."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from shipyard._entry_points import _environment_key, _write, cache_folder
+from shipyard._entry_points import cache_folder, environment_key, write_cache
 from shipyard.objects import hash_bytes
 
 __all__ = ["Environment", "GitState", "capture_environment", "capture_git"]
@@ -108,7 +108,7 @@ def capture_environment() -> Environment:
     """This interpreter's environment. The package list comes from the per-environment
     cache when the ``sys.path`` folders are unchanged; conda is asked only inside a conda
     environment (``$CONDA_PREFIX``)."""
-    packages, conda = _installed(_environment_key(), os.environ.get("CONDA_PREFIX") or None)
+    packages, conda = _installed(environment_key(), os.environ.get("CONDA_PREFIX") or None)
     content = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -136,7 +136,7 @@ def _installed(key: str, conda_prefix: str | None) -> tuple[dict[str, str], str 
     conda = _conda_export(conda_prefix) if conda_prefix else None
     if cache_file is not None:
         document = {"format": _FORMAT, "key": key, "conda_prefix": conda_prefix}
-        _write(cache_file, {**document, "packages": packages, "conda": conda})
+        write_cache(cache_file, {**document, "packages": packages, "conda": conda})
     return packages, conda
 
 
