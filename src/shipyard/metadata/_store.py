@@ -11,10 +11,10 @@ than this code is refused on both.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from shipyard._sqlite import BUSY_TIMEOUT_S, file_lock, prepare
 from shipyard.errors import MetadataError, MissingDependencyError
 
 __all__ = ["CONNECT_TIMEOUT_S", "DB_ENV_VARIABLE", "HEAD_REVISION", "MetadataStore"]
@@ -36,11 +37,9 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 #: store compares it with the stored one in plain SQL: Alembic (about 0.1 s to import
 #: and read its scripts) is only loaded when the two differ.
 HEAD_REVISION = "0001"
-# Per connection. WAL is a property of the file, set once when the store is opened:
-# switching takes an exclusive lock, and connections racing to switch a new file can get
-# "database is locked" without waiting.
+# Per connection; WAL is a property of the file, set once by shipyard._sqlite.prepare.
 _SQLITE_PRAGMAS = (
-    "busy_timeout = 30000",  # first, so the pragmas below wait for a busy database too
+    f"busy_timeout = {BUSY_TIMEOUT_S * 1000}",  # first: the pragmas below wait for it too
     "foreign_keys = ON",
     "synchronous = NORMAL",
 )
@@ -107,8 +106,7 @@ class MetadataStore:
     def _open_sqlite(cls, url: URL) -> MetadataStore:
         path = Path(url.database) if url.database and url.database != ":memory:" else None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _use_wal(path)
+            prepare(path, _unopenable(path))
         engine = create_engine(url)
 
         @event.listens_for(engine, "connect")
@@ -220,7 +218,7 @@ class MetadataStore:
         if self._sqlite_path is None:
             yield
             return
-        with _file_lock(self._sqlite_path):
+        with file_lock(self._sqlite_path):
             yield
 
     @contextmanager
@@ -254,35 +252,14 @@ class MetadataStore:
         return ScriptDirectory.from_config(self._config())
 
 
-@contextmanager
-def _file_lock(database: Path) -> Iterator[None]:
-    """An exclusive lock on ``<database>.lock``: one process at a time sets up the file."""
-    import fcntl
-
-    lock_path = database.with_name(database.name + ".lock")
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _use_wal(database: Path) -> None:
-    """Put the SQLite file in WAL mode (readers never wait for the writer), once."""
-    import sqlite3
-
-    try:
-        with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-                return  # the common case: no lock needed
-        with _file_lock(database), contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
-            db.execute("PRAGMA journal_mode = WAL")
-    except sqlite3.Error as exc:
-        raise MetadataError(
+def _unopenable(database: Path) -> Callable[[sqlite3.Error], MetadataError]:
+    def error(exc: sqlite3.Error) -> MetadataError:
+        return MetadataError(
             f"The metadata store {database} cannot be opened: {exc}",
             hint="Check that the file is a Shipyard store and that its folder is writable.",
-        ) from exc
+        )
+
+    return error
 
 
 def _resolve_url(url: str | None, project_root: Path | None) -> URL:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from shipyard._sqlite import BUSY_TIMEOUT_S, prepare
 from shipyard.errors import ObjectStoreError
 from shipyard.objects._digest import Digest, hash_file
 
@@ -45,21 +46,23 @@ class StatCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        prepare(self.path, self._error)
         try:
             self._db = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
             # A lost entry after a power cut only costs a re-hash, so no fsync per write.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise ObjectStoreError(
-                f"The stat cache {self.path} cannot be opened: {exc}",
-                hint="Delete the file; it is only a cache and is rebuilt by hashing again.",
-            ) from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> ObjectStoreError:
+        return ObjectStoreError(
+            f"The stat cache {self.path} cannot be opened: {exc}",
+            hint="Delete the file; it is only a cache and is rebuilt by hashing again.",
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from shipyard._sqlite import connect
+from shipyard._sqlite import connect, prepare
 from shipyard.errors import DatasetError, ObjectStoreError, VersionNotFoundError, did_you_mean
 from shipyard.ids import ID_PATTERN, new_id
 from shipyard.objects._digest import Digest
@@ -104,7 +104,7 @@ class VersionIndex:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prepare(self.path, self._error)
         with self._connect() as db:
             if db.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
                 db.executescript(_SCHEMA)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shipyard.__about__ import __version__
-from shipyard._sqlite import connect
+from shipyard._sqlite import connect, prepare
 from shipyard.data import Catalog, VersionedDataset
 from shipyard.errors import ObjectStoreError, ShipyardError
 from shipyard.objects import hash_bytes
@@ -69,7 +69,7 @@ class ResultIndex:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prepare(self.path, self._error)
         with self._connect() as db:
             db.execute(_SCHEMA)
 
