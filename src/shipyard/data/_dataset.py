@@ -52,6 +52,9 @@ class AbstractDataset(abc.ABC):
     name: str = ""
     #: False for datasets whose data lives only as long as the process (memory).
     persistent: ClassVar[bool] = True
+    #: True for datasets kept as a folder (partitions, model packages): versioned, they
+    #: are stored as a tree of files instead of one file.
+    stores_folder: ClassVar[bool] = False
     # Built-in types set their short catalog name; other classes show their dotted path.
     _type_name: ClassVar[str | None] = None
     _credentials: Mapping[str, Any] | None = None

@@ -36,6 +36,7 @@ class PartitionedDataset(AbstractDataset):
     """
 
     _type_name = "partitioned"
+    stores_folder = True
 
     def __init__(
         self,

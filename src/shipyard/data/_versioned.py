@@ -168,7 +168,7 @@ class VersionedDataset(AbstractDataset):
         self._dataset = dataset
         self._versioning = versioning
         self._load_version = load_version
-        self._kind = "tree" if isinstance(dataset, PartitionedDataset) else "file"
+        self._kind: Literal["file", "tree"] = "tree" if dataset.stores_folder else "file"
         root = Path(project_root) if project_root is not None else Path.cwd()
         self._checkouts = versioning.checkouts or root / ".shipyard" / "checkouts"
         #: The version this dataset last loaded or saved, or None.
@@ -182,6 +182,11 @@ class VersionedDataset(AbstractDataset):
     @name.setter
     def name(self, value: str) -> None:
         self._dataset.name = value
+
+    @property
+    def wrapped(self) -> FileDataset | PartitionedDataset:
+        """The dataset whose saves this one versions."""
+        return self._dataset
 
     @property
     def pinned(self) -> str | None:
@@ -216,7 +221,8 @@ class VersionedDataset(AbstractDataset):
     def _save(self, data: Any) -> None:
         working = self._working()
         if self._kind == "tree":
-            # Partitions may add to what is there, so they are written in place.
+            # A folder dataset writes its folder itself (partitions may add to what is
+            # there; a model package replaces it whole), then the folder is stored.
             self._dataset.save(data)
             version = self._record(self._put_tree(working, written=True))
         else:
