@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Table
@@ -66,9 +65,16 @@ def from_db_time(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def execute_many(conn: Connection, statement: Any, table: Table, rows: Sequence[dict]) -> None:
+def execute_many(
+    conn: Connection,
+    statement: Any,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    keys: Sequence[str] | None = None,
+) -> None:
     """Run an INSERT (or upsert) of ``table`` for every row in one executemany handed
-    straight to the driver.
+    straight to the driver. Rows are mappings, or sequences of the values of ``keys`` in
+    that order (tuples that match the statement's order pass through uncopied).
 
     SQLAlchemy's per-row parameter handling costs more than SQLite's insert itself (about
     30 µs a row); the only conversions the drivers need (SQLite's text times, booleans)
@@ -76,24 +82,28 @@ def execute_many(conn: Connection, statement: Any, table: Table, rows: Sequence[
     """
     if not rows:
         return
+    if keys is None:
+        keys = list(rows[0])
+        rows = [tuple(row[key] for key in keys) for row in rows]  # type: ignore[index]
     dialect = conn.dialect
-    keys = list(rows[0])
-    compiled = statement.compile(dialect=dialect, column_keys=keys)
-    converters = {key: _converter(table.c[key].type, dialect) for key in keys}
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    converters = [_converter(table.c[key].type, dialect) for key in keys]
     if compiled.positional:
-        order = list(compiled.positiontup or ())
-        pick = itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
-        convert_at = [(i, converters[name]) for i, name in enumerate(order) if converters[name]]
-        params: list[Any] = [pick(row) for row in rows]
-        if convert_at:  # one pass per converted column, not a generator per row
-            params = [list(values) for values in params]
-            for i, convert in convert_at:
-                for values in params:
-                    values[i] = convert(values[i])
-            params = [tuple(values) for values in params]  # drivers take tuples only
+        order = [list(keys).index(name) for name in compiled.positiontup or ()]
+        if order != list(range(len(keys))):
+            rows = [tuple(row[i] for i in order) for row in rows]
+            converters = [converters[i] for i in order]
+    convert_at = [(i, convert) for i, convert in enumerate(converters) if convert is not None]
+    params: list[Any] = rows  # type: ignore[assignment]
+    if convert_at:  # one pass per converted column, not a generator per row
+        params = [list(values) for values in rows]
+        for i, convert in convert_at:
+            for values in params:
+                values[i] = convert(values[i])
+    if compiled.positional:
+        params = [tuple(values) for values in params]  # drivers take tuples only
     else:
-        active = {key: convert for key, convert in converters.items() if convert is not None}
-        params = [{**row, **{key: f(row[key]) for key, f in active.items()}} for row in rows]
+        params = [dict(zip(keys, values, strict=True)) for values in params]
     conn.exec_driver_sql(str(compiled), params)
 
 

@@ -74,15 +74,15 @@ def _write_batch(conn: Connection, kind: str, run_id: str, items: list[Any]) -> 
     elif kind == "node":  # (node, status, started, ended, duration_s, fingerprint, error)
         node_runs = [
             nodes.NodeRun(
-                run_id=run_id,
-                node=node,
-                status=status,
-                started_at=_time(started),
-                ended_at=_time(ended),
-                duration_s=duration_s,
-                cache_hit=status == "cached",
-                fingerprint=fingerprint,
-                error=error,
+                run_id,
+                node,
+                status,
+                _time(started),
+                _time(ended),
+                duration_s,
+                status == "cached",
+                fingerprint,
+                error,
             )
             for node, status, started, ended, duration_s, fingerprint, error in items
         ]
