@@ -26,6 +26,13 @@ The tree::
     │   ├── ParamConflictError     a run's param logged again with a different value
     │   └── RunNotFoundError       a run id or prefix that matches no run (or several)
     ├── TrackingError              a logging call with no active run, or a bad metric value
+    ├── ModelError                 a model package or registry operation cannot proceed
+    │   ├── ModelNotFoundError     a model name, version or alias the registry does not hold
+    │   ├── ModelIntegrityError    a package file changed after it was written (digest mismatch)
+    │   ├── UnsafeModelError       content that would run code when loaded, or types not allowed
+    │   ├── SignatureError         data that does not match a model's input signature
+    │   └── PromotionError         a promotion refused by its gates or waiting for approval
+    ├── PermissionDeniedError      the user's roles do not allow the action
     └── MissingDependencyError     an optional extra is not installed
 
 Errors carry no HTTP status codes: those belong to the serving and server layers,
@@ -51,21 +58,28 @@ __all__ = [
     "DatasetNotFoundError",
     "MetadataError",
     "MissingDependencyError",
+    "ModelError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
     "NodeError",
     "ObjectNotFoundError",
     "ObjectStoreError",
     "ParamConflictError",
     "ParamsError",
     "PathOutsideProjectError",
+    "PermissionDeniedError",
     "PipelineError",
     "PipelineNotFoundError",
     "ProjectError",
+    "PromotionError",
     "RemoteError",
     "RunNotFoundError",
     "RunnerError",
     "ShipyardError",
+    "SignatureError",
     "TrackingError",
     "UnsafeDataError",
+    "UnsafeModelError",
     "UnsafePathError",
     "VersionNotFoundError",
     "did_you_mean",
@@ -259,6 +273,61 @@ class TrackingError(ShipyardError):
     hint = (
         "Log inside `with shipyard.start_run():` or inside a node of a pipeline run "
         "(docs/tracking.md)."
+    )
+
+
+class ModelError(ShipyardError):
+    """A model package or a registry operation cannot proceed."""
+
+    hint = "`shipyard models list` shows the registered models; docs/registry.md explains them."
+
+
+class ModelNotFoundError(ModelError):
+    """A model name, version or alias that the registry does not hold."""
+
+    hint = (
+        "List models with `shipyard models list` and a model's versions with "
+        "`shipyard models versions NAME`."
+    )
+
+
+class ModelIntegrityError(ModelError):
+    """A file of a model package no longer matches the digest recorded when it was written."""
+
+    hint = (
+        "Do not load this package: it was changed after it was written. Restore it from the "
+        "object store (`shipyard data verify`) or register the model again from its run."
+    )
+
+
+class UnsafeModelError(ModelError):
+    """Model content that would run code when loaded (a pickle), or types outside the
+    allow-list, refused unless explicitly trusted."""
+
+    hint = (
+        "Load only models you trust: pass trusted=True (or `--trusted`) for a package you "
+        "made yourself, or have a governance officer mark the version trusted."
+    )
+
+
+class SignatureError(ModelError):
+    """Data whose columns or types do not match a model's input signature."""
+
+    hint = "`shipyard models show NAME` prints the signature the model expects."
+
+
+class PromotionError(ModelError):
+    """A promotion that its gates refused, or that waits for approvals."""
+
+    hint = "`shipyard models show NAME` lists pending requests and the gates' results."
+
+
+class PermissionDeniedError(ShipyardError):
+    """The user's roles do not allow the action."""
+
+    hint = (
+        "Ask someone whose role allows it, or a governance officer to grant you the role "
+        "(users and roles: conf/base/governance.yml)."
     )
 
 
