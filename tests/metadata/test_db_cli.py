@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from shipyard.cli._db import app
 from shipyard.metadata import MetadataStore
+from shipyard.metadata._store import HEAD_REVISION
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
 
@@ -27,16 +28,16 @@ def test_status_and_upgrade_on_postgresql(new_pg_database):
         "url": masked,
         "dialect": "postgresql",
         "current": None,
-        "head": "0001",
+        "head": HEAD_REVISION,
         "state": "empty",
     }
     result = runner.invoke(app, ["upgrade", "--url", url])
     assert result.exit_code == 0, result.output
-    assert f"{masked} upgraded from empty to 0001" in result.output
+    assert f"{masked} upgraded from empty to {HEAD_REVISION}" in result.output
     assert "pw-secret" not in result.output
     assert _status(url)["state"] == "up to date"
     again = runner.invoke(app, ["upgrade", "--url", url])
-    assert "is already at revision 0001" in again.output
+    assert f"is already at revision {HEAD_REVISION}" in again.output
     MetadataStore.open(url).close()  # usable now
 
 
@@ -78,7 +79,7 @@ def test_shipyard_db_through_the_real_cli(tmp_path, new_pg_database):
     assert json.loads(status.stdout)["status"]["state"] == "empty"
     opened = run_cli("db", "upgrade", cwd=tmp_path, env=env)
     assert opened.returncode == 0, opened.stderr
-    assert "upgraded from empty to 0001" in opened.stderr
+    assert f"upgraded from empty to {HEAD_REVISION}" in opened.stderr
     unreachable = run_cli(
         "db", "status", "--url", "postgresql://postgres@127.0.0.1:1/x", cwd=tmp_path
     )

@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from shipyard.errors import MetadataError
 from shipyard.ids import new_id
 from shipyard.metadata import MetadataStore, experiments, schema
+from shipyard.metadata._store import HEAD_REVISION
 
 
 def _stamp(store: MetadataStore, revision: str) -> None:
@@ -78,7 +79,7 @@ def test_bad_urls(url, expected):
 
 
 def test_migrations_create_exactly_the_schema(store):
-    """0001 spells its columns out: it must still build what _schema.py describes."""
+    """Migrations spell their columns out: they must still build what _schema.py describes."""
     with store.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), schema.metadata)
     assert diffs == []
@@ -107,7 +108,7 @@ def test_a_schema_newer_than_the_code_is_refused(engine, tmp_path, request):
             "schema revision 9999_from_the_future, newer than this Shipyard knows"
             in caught.value.message
         )
-        assert "(its newest is 0001)" in caught.value.message
+        assert f"(its newest is {HEAD_REVISION})" in caught.value.message
         assert "Upgrade Shipyard" in caught.value.hint
     store = MetadataStore.open_unchecked(url)
     assert store.current_revision() == "9999_from_the_future"  # untouched
@@ -124,12 +125,12 @@ def test_postgresql_behind_is_refused_until_upgraded(new_pg_database):
         MetadataStore.open(url)
     assert caught.value.message == (
         f"The metadata store {url.replace('s3cret-pw', '***')} has schema revision "
-        "none (an empty database); this Shipyard needs 0001."
+        f"none (an empty database); this Shipyard needs {HEAD_REVISION}."
     )
     assert "shipyard db upgrade" in caught.value.hint
     store = MetadataStore.open_unchecked(url)
-    assert store.upgrade() == (None, "0001")
-    assert store.upgrade() == ("0001", "0001")  # idempotent
+    assert store.upgrade() == (None, HEAD_REVISION)
+    assert store.upgrade() == (HEAD_REVISION, HEAD_REVISION)  # idempotent
     store.close()
     store = MetadataStore.open(url)
     with store.begin() as conn:
@@ -144,7 +145,7 @@ def test_sqlite_behind_upgrades_itself(tmp_path):
         conn.exec_driver_sql("CREATE TABLE unrelated (x INTEGER)")
     engine.dispose()
     store = MetadataStore.open(url)
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == HEAD_REVISION
     store.close()
 
 
@@ -202,7 +203,7 @@ def test_the_head_revision_constant_is_alembics_head():
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from shipyard.metadata._store import _MIGRATIONS, HEAD_REVISION
+    from shipyard.metadata._store import _MIGRATIONS
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))

@@ -1,4 +1,5 @@
-"""The metadata store: experiments, runs, params, metrics, artifacts, lineage, environments.
+"""The metadata store: experiments, runs, params, metrics, artifacts, lineage, environments,
+and the model registry.
 
 One schema (:mod:`shipyard.metadata.schema`) on SQLite by default or PostgreSQL for teams,
 migrated by Alembic, and small repository modules of plain functions over a Connection::
@@ -22,6 +23,7 @@ from shipyard.metadata import (
     metrics,
     nodes,
     params,
+    registry,
     runs,
 )
 from shipyard.metadata._store import DB_ENV_VARIABLE, MetadataStore
@@ -36,6 +38,7 @@ __all__ = [
     "metrics",
     "nodes",
     "params",
+    "registry",
     "runs",
     "schema",
 ]

@@ -22,6 +22,18 @@ Tables (and the questions their indexes answer):
   version of which dataset.
 - ``node_runs``: each node of a run: status, times, cache hit, fingerprint.
 - ``environments``: interpreter, platform and packages, deduplicated by content hash.
+
+The model registry (:mod:`shipyard.metadata.registry`):
+
+- ``registered_models``: one row per model, by its normalised name.
+- ``model_versions``: the numbered versions of a model, each a package tree digest in the
+  object store; a digest is registered at most once per model.
+- ``model_aliases``: named pointers (``champion``, ``challenger``) to a version.
+- ``model_tags``: key/value labels on a model (version 0) or on one version.
+- ``model_events``: the append-only history of a model (registrations, alias moves,
+  requests, approvals), listed by model and time.
+- ``promotion_requests``: promotions waiting for approvals (or closed), found by model and
+  status; ``approvals`` holds who approved them, once per user.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -46,6 +59,7 @@ from sqlalchemy import (
 from shipyard.metadata._portable import FloatWithoutAffinity
 
 __all__ = [
+    "approvals",
     "artifacts",
     "dataset_versions",
     "environments",
@@ -53,8 +67,14 @@ __all__ = [
     "latest_metrics",
     "metadata",
     "metrics",
+    "model_aliases",
+    "model_events",
+    "model_tags",
+    "model_versions",
     "node_runs",
     "params",
+    "promotion_requests",
+    "registered_models",
     "run_tags",
     "runs",
 ]
@@ -74,6 +94,8 @@ NAME = String(250)
 KEY = String(500)  # metric, param and tag keys: long, unicode, with slashes
 UTC_TIME = DateTime(timezone=True)
 # A metric value: a double; on SQLite a column without affinity so -0.0 keeps its sign.
+DIGEST = String(71)  # blake3:<64 hex>
+ROW_ID = BigInteger().with_variant(Integer, "sqlite")
 METRIC_VALUE = Float(precision=53).with_variant(FloatWithoutAffinity(), "sqlite")
 
 experiments = Table(
@@ -209,4 +231,95 @@ node_runs = Table(
     Column("cache_hit", Boolean, nullable=False, default=False),
     Column("fingerprint", String(71), nullable=True),
     Column("error", Text, nullable=True),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", NAME, primary_key=True),  # normalised: shipyard.models._names
+    Column("description", Text, nullable=True),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("created_by", NAME, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("model", NAME, ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),  # 1, 2, ... per model
+    Column("digest", DIGEST, nullable=False),  # the package tree in the object store
+    # No foreign key: a package may come from a run recorded in another store.
+    Column("run_id", ID, nullable=True),
+    Column("dataset", NAME, nullable=True),  # the catalog dataset it was saved as
+    Column("flavor", String(50), nullable=False),
+    Column("signature", JSON, nullable=True),
+    Column("metrics", JSON, nullable=False),
+    Column("trusted", Boolean, nullable=False, default=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    UniqueConstraint("model", "digest"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model", NAME, primary_key=True),
+    Column("alias", NAME, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+    Column("updated_by", NAME, nullable=False),
+    ForeignKeyConstraint(["model", "version"], ["model_versions.model", "model_versions.version"]),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("model", NAME, ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),  # 0: a tag of the model itself
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_events = Table(
+    "model_events",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("model", NAME, ForeignKey("registered_models.name"), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("alias", NAME, nullable=True),
+    # registered, promoted, demoted, requested, approved, rejected, withdrawn, tagged,
+    # trusted, described
+    Column("kind", String(20), nullable=False),
+    Column("actor", NAME, nullable=False),
+    Column("at", UTC_TIME, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index(None, "model", "at"),
+)
+
+promotion_requests = Table(
+    "promotion_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("alias", NAME, nullable=False),
+    Column("status", String(20), nullable=False),  # pending, completed, rejected, withdrawn
+    Column("gate_results", JSON, nullable=False),  # a list of gate results
+    Column("requested_by", NAME, nullable=False),
+    Column("requested_at", UTC_TIME, nullable=False),
+    Column("closed_at", UTC_TIME, nullable=True),
+    Column("closed_by", NAME, nullable=True),
+    ForeignKeyConstraint(["model", "version"], ["model_versions.model", "model_versions.version"]),
+    Index(None, "model", "status"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("request_id", ID, ForeignKey("promotion_requests.id"), primary_key=True),
+    Column("user", NAME, primary_key=True),
+    Column("role", NAME, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("at", UTC_TIME, nullable=False),
 )
