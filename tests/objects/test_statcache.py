@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -93,6 +94,8 @@ def test_cache_persists_and_is_shared_by_two_processes(tmp_path):
     folder.mkdir()
     for i in range(200):
         (folder / f"{i}.txt").write_text(str(i))
+        # older than the racy window, so the hashes are recorded however fast this runs
+        os.utime(folder / f"{i}.txt", (time.time() - 10, time.time() - 10))
     script = textwrap.dedent(
         f"""
         import sys
