@@ -23,6 +23,8 @@ PACKAGES = [
     "shipyard.errors",
     "shipyard.settings",
     "shipyard.tracking",
+    "shipyard.models",
+    "shipyard.governance",
 ]
 
 
@@ -49,6 +51,7 @@ def test_top_level_api():
         "ThreadRunner",
         "__version__",
         "hook_impl",
+        "load_model",
         "log_metric",
         "log_metrics",
         "log_params",
@@ -62,7 +65,7 @@ def test_top_level_api():
 
 def test_import_shipyard_is_light():
     code = (
-        "import sys, shipyard, shipyard.cli._app; "
+        "import sys, shipyard, shipyard.cli._app, shipyard.models, shipyard.models._hooks; "
         "heavy = {'pandas', 'sklearn', 'sqlalchemy', 'omegaconf', 'pyarrow', 'numpy'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )

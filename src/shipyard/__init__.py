@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; runtime imports are lazy b
     from shipyard.config import ConfigLoader
     from shipyard.data import AbstractDataset, Catalog
     from shipyard.errors import ShipyardError
+    from shipyard.models import load_model
     from shipyard.project import Session
     from shipyard.runner import ProcessRunner, SequentialRunner, ThreadRunner, hook_impl
     from shipyard.tracking import log_metric, log_metrics, log_params, start_run
@@ -46,6 +47,7 @@ __all__ = [
     "ThreadRunner",
     "__version__",
     "hook_impl",
+    "load_model",
     "log_metric",
     "log_metrics",
     "log_params",
@@ -64,6 +66,7 @@ _LAZY = {
     "ShipyardError": "shipyard.errors",
     "ThreadRunner": "shipyard.runner",
     "hook_impl": "shipyard.runner",
+    "load_model": "shipyard.models",
     "log_metric": "shipyard.tracking",
     "log_metrics": "shipyard.tracking",
     "log_params": "shipyard.tracking",

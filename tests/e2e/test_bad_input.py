@@ -81,16 +81,19 @@ def test_node_input_that_nothing_provides(project):
     assert_user_error(result, "X_holdout")
 
 
-def test_pickle_without_trusted_refuses_to_load(project):
-    catalog = project / "conf/base/catalog.yml"
-    catalog.write_text(catalog.read_text().replace("trusted: true", "trusted: false"))
-    before = (project / "data/06_models/model.pkl").read_bytes()
+def test_a_tampered_model_package_refuses_to_load(project):
+    weights = next((project / "data/06_models/model/model").iterdir())
+    weights.chmod(0o644)
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    tampered = weights.read_bytes()
     result = run_cli(
         "run", "--pipeline", "training", "--from-nodes", "evaluate_model", "--no-cache",
         cwd=project,
     )  # fmt: skip
-    assert_user_error(result, "model", "trusted: true")
-    assert (project / "data/06_models/model.pkl").read_bytes() == before
+    assert_user_error(result, "model", weights.name, "changed")
+    assert weights.read_bytes() == tampered  # nothing was loaded, nothing overwritten
+    # the registered model is a separate, intact copy
+    assert run_cli("models", "show", "churn", cwd=project).returncode == 0
 
 
 def test_dataset_path_leaving_the_project(project):
@@ -168,7 +171,8 @@ def test_ctrl_c_stops_the_run_cleanly_and_says_how_to_resume(project):
         1,
     )
     nodes.write_text(source + "\n\nimport sys  # noqa: E402\nimport time  # noqa: E402\n")
-    model_before = (project / "data/06_models/model.pkl").stat().st_mtime_ns
+    model_file = project / "data/06_models/model/shipyard-model.yaml"
+    model_before = model_file.stat().st_mtime_ns
     metrics_before = metrics_of(project)
     process = subprocess.Popen(
         [sys.executable, "-m", "shipyard", "run", "--pipeline", "training", "--no-cache"],
@@ -188,8 +192,8 @@ def test_ctrl_c_stops_the_run_cleanly_and_says_how_to_resume(project):
     process.send_signal(signal.SIGINT)
     rest = process.stderr.read()
     assert process.wait(timeout=30) == 1
-    assert "interrupted after 1 of 2 nodes" in rest
+    assert "interrupted after 1 of 3 nodes" in rest
     assert "--from-nodes evaluate_model" in rest
     assert "Traceback" not in rest
-    assert (project / "data/06_models/model.pkl").stat().st_mtime_ns > model_before
+    assert model_file.stat().st_mtime_ns > model_before
     assert metrics_of(project) == metrics_before

@@ -11,7 +11,7 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.e2e
 
 ALL = ["generate_customers", "clean_customers", "build_features", "split_data",
-       "train_model", "evaluate_model"]  # fmt: skip
+       "train_model", "evaluate_model", "package_model"]  # fmt: skip
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def test_a_rerun_says_which_nodes_came_from_the_cache(project):
     result = run_cli("run", cwd=project)
     assert result.returncode == 0, result.stderr
     assert lines(result) == dict.fromkeys(ALL, "cached")
-    assert "6 nodes of '__default__'" in result.stderr
-    assert "6 from the node cache" in result.stderr
+    assert "7 nodes of '__default__'" in result.stderr
+    assert "7 from the node cache" in result.stderr
     assert (project / "data/08_reporting/metrics.json").read_text() == metrics
 
 
@@ -57,6 +57,7 @@ def test_a_parameter_reruns_only_the_training_nodes(project):
     assert {name for name, what in said.items() if what == "done"} == {
         "train_model",
         "evaluate_model",
+        "package_model",
     }
     assert json.loads((project / "data/08_reporting/metrics.json").read_text())["n_test"] == 1000
 

@@ -50,7 +50,8 @@ def test_run_default_pipeline_end_to_end(project):
     assert "✓ Run" in result.stderr
     metrics = json.loads((project / "data/08_reporting/metrics.json").read_text())
     assert metrics["roc_auc"] > 0.75
-    assert (project / "data/06_models/model.pkl").is_file()
+    assert (project / "data/06_models/model/shipyard-model.yaml").is_file()
+    assert "Registered churn version 1" in " ".join(result.stderr.split())
     # not a terminal: one plain progress line per node
     assert "] train_model done in" in result.stderr
 
@@ -97,7 +98,7 @@ def test_catalog_list_and_describe_json(pristine):
     assert rows["customers_raw"]["type"] == "csv"
     assert rows["customers_raw"]["filepath"].endswith("data/01_raw/customers.csv")
     described = run_cli("catalog", "describe", "model", "--json", cwd=pristine)
-    assert json.loads(described.stdout)["dataset"]["type"] == "pickle"
+    assert json.loads(described.stdout)["dataset"]["type"] == "model"
 
 
 def test_info_json_inside_and_outside_a_project(pristine, tmp_path):
@@ -114,9 +115,11 @@ def test_quickstart_runs_the_blueprint(tmp_path):
     assert "Quickstart finished" in result.stderr
     assert "roc_auc" in result.stdout
     assert (target / "data/08_reporting/metrics.json").is_file()
-    assert "nothing changed, so 6 of 6 nodes were restored from the node cache" in " ".join(
-        result.stderr.split()
-    )
+    said = " ".join(result.stderr.split())
+    assert "nothing changed, so 7 of 7 nodes were restored from the node cache" in said
+    # the registered model passed the champion gates and has a card
+    assert "is now churn@champion" in said
+    assert "churn" in (target / "data/08_reporting/model_card.html").read_text()
     # the last stage traces the model back to the raw data and the project's first commit
     assert "customers_raw@" in result.stdout and "generate_customers" in result.stdout
     assert "commit none" not in result.stdout

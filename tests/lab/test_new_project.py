@@ -159,12 +159,12 @@ def test_the_example_catalog_and_parameters_match_the_brief(churn: NewProject) -
     prod = yaml.safe_load((conf / "prod/parameters.yml").read_text(encoding="utf-8"))
 
     assert catalog["model"] == {
-        "type": "pickle",
-        "filepath": "data/06_models/model.pkl",
+        "type": "model",
+        "filepath": "data/06_models/model",
         "versioned": True,
-        "trusted": True,
         "layer": "models",
     }
+    assert catalog["churn_model"]["register"] == "churn"
     # Every dataset the pipelines write is versioned, so reruns can use the node cache.
     assert all(entry.get("versioned") for entry in catalog.values())
     assert catalog["metrics"]["type"] == "metrics"
@@ -421,7 +421,7 @@ def test_git_is_initialised_with_one_commit_of_everything_but_data_and_secrets(
 def test_data_and_local_conf_stay_out_of_git(tmp_path: Path) -> None:
     project = create_project(tmp_path / "churn")
     (project.path / "data/01_raw/customers.csv").write_text("id\n", encoding="utf-8")
-    (project.path / "data/06_models/model.pkl").write_bytes(b"\0")
+    (project.path / "data/06_models/model").mkdir()
     (project.path / "conf/local/parameters.yml").write_text("model: {C: 2}\n", "utf-8")
     (project.path / ".shipyard").mkdir()
     (project.path / ".shipyard/shipyard.db").write_bytes(b"")
@@ -568,11 +568,12 @@ def test_the_example_runs_in_a_session_with_the_example_hook(
         "split_data",
         "train_model",
         "evaluate_model",
+        "package_model",
     )
     metrics = json.loads((project.path / "data/08_reporting/metrics.json").read_text("utf-8"))
     assert metrics["roc_auc"] > 0.75
     assert metrics["n_test"] == 200
-    for written in ("01_raw/customers.csv", "06_models/model.pkl", "07_model_output"):
+    for written in ("01_raw/customers.csv", "06_models/model", "07_model_output"):
         assert (project.path / "data" / written).exists()
     warned = {record.getMessage().split()[1] for record in caplog.records if "took" in record.msg}
     assert warned == set(result.completed)

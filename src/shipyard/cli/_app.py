@@ -17,6 +17,7 @@ from shipyard.cli import (
     _db,
     _info,
     _lineage,
+    _models,
     _new,
     _pipeline,
     _quickstart,
@@ -71,5 +72,6 @@ app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_data.app, name="data")
 app.add_typer(_db.app, name="db")
 app.add_typer(_runs.app, name="runs")
+app.add_typer(_models.app, name="models")
 app.command("lineage")(_lineage.lineage)
 _runs.app.command("reproduce")(_lineage.reproduce)

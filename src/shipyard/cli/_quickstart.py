@@ -1,7 +1,7 @@
 """``shipyard quickstart``: the blueprint so far, end to end, on the embedded defaults.
 
 Each stage is a small function over a shared context, so later capabilities add
-stages (version the data, track the run, register, serve, monitor) without
+stages (serve, monitor) without
 touching the ones before them.
 """
 
@@ -132,11 +132,35 @@ def _trace_model(context: _Context) -> None:
     assert tracking is not None  # a project always has one
     index = VersionIndex(context.root / ".shipyard" / "versions.db")
     with tracking.store.connect() as conn:
-        graph = upstream(conn, "model", index=index)
+        graph = upstream(conn, "churn_model", index=index)
     Console(highlight=False, width=160).print(graph.to_tree())
     page = context.root / "lineage.html"
     page.write_text(graph.to_html(), encoding="utf-8")
     say(f"  the same graph as a page: {page}")
+
+
+def _promote_model(context: _Context) -> None:
+    from shipyard.models import ModelRegistry
+    from shipyard.models._card import render_html
+    from shipyard.models._cards import card_data
+
+    registry = ModelRegistry.for_project(context.root)
+    latest = registry.resolve("churn")
+    promotion = registry.promote("churn", latest.version, "champion")
+    for result in promotion.decision.results:
+        say(f"  [green]pass[/green]  {result.gate}: {result.detail}")
+    say(
+        f"  the run registered [bold]churn[/bold] version {latest.version}; it passed the "
+        "gates of conf/base/governance.yml and is now churn@champion"
+    )
+    model = registry.load("churn@champion")
+    features = context.session.catalog.load("X_test") if context.session else None
+    if features is not None:
+        risk = model.predict_proba(features.head(3))[:, 1]
+        say(f"  loaded models:/churn@champion: churn risk of 3 test customers {risk.round(2)}")
+    card = context.root / "data" / "08_reporting" / "model_card.html"
+    card.write_text(render_html(card_data(registry, promotion.version)), encoding="utf-8")
+    say(f"  its model card: {card}")
 
 
 def _next_steps(context: _Context) -> None:
@@ -148,7 +172,8 @@ def _next_steps(context: _Context) -> None:
         "  shipyard run --pipeline training --params model.C=0.5   # only training reruns\n"
         "  shipyard data versions model    # every model the runs produced\n"
         "  shipyard runs list              # the tracked runs, their params and metrics\n"
-        "  shipyard lineage model          # the model's lineage (--format html -o FILE)\n"
+        "  shipyard lineage churn_model    # the model's lineage (--format html -o FILE)\n"
+        "  shipyard models show churn@champion   # signature, metrics, lineage, history\n"
         '  pip install -e ".\\[test]" && pytest   # the project\'s own tests\n'
         "  notebooks/explore.ipynb         # explore the data through the catalog"
     )
@@ -160,4 +185,5 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("Run them again: unchanged nodes come from the node cache", _rerun_from_cache),
     ("Look at the results", _show_results),
     ("Trace the model back to its data and code", _trace_model),
+    ("Promote the registered model to champion through its gates", _promote_model),
 ]

@@ -66,7 +66,9 @@ class Tracker:
         self._runs: dict[str, _PipelineRun] = {}
 
     @hook_impl
-    def before_pipeline_run(self, run_id: str, catalog: Any, run_params: dict[str, Any]) -> None:
+    def before_pipeline_run(
+        self, run_id: str, pipeline: Any, catalog: Any, run_params: dict[str, Any]
+    ) -> None:
         root = run_params.get("project_root")
         project_root = Path(root) if root else None
         tracking = tracking_for(project_root)  # unreachable: a clear error, no node has run
@@ -81,6 +83,7 @@ class Tracker:
             env=run_params.get("env"),
         )
         state = _PipelineRun(run, catalog, run.writer.add)
+        run.known_versions = lambda: _known_versions(pipeline, catalog)
         self._runs[run_id] = state
         with self._recording(state, "its parameters"):
             parameters = _parameters(catalog)
@@ -234,6 +237,38 @@ def _parameters(catalog: Any) -> Mapping[str, Any] | None:
         return None
     parameters = catalog.load("parameters")
     return parameters if isinstance(parameters, Mapping) else None
+
+
+def _known_versions(pipeline: Any, catalog: Any) -> list[dict[str, str]]:
+    """The versions of the data the running node's inputs were made from (all versions
+    the catalog has loaded or saved, outside a node): what a model it saves came from."""
+    names = set(getattr(catalog, "versioned_datasets", list)())
+    node = getattr(running_node, "name", None)
+    if node is not None and hasattr(pipeline, "nodes"):
+        names &= _upstream_of(pipeline, node)
+    known = []
+    for name in sorted(names):
+        version = catalog.version_of(name)
+        if version is not None:
+            known.append({"dataset": name, "version_id": version.id, "digest": str(version.digest)})
+    return known
+
+
+def _upstream_of(pipeline: Any, node_name: str) -> set[str]:
+    """The datasets ``node_name`` reads, and those they were made from, transitively."""
+    producers = {output: item for item in pipeline.nodes for output in item.outputs}
+    pending = [
+        input_ for item in pipeline.nodes if item.name == node_name for input_ in item.inputs
+    ]
+    upstream: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name not in upstream:
+            upstream.add(name)
+            producer = producers.get(name)
+            if producer is not None:
+                pending.extend(producer.inputs)
+    return upstream
 
 
 def _handle_sigterm(state: _PipelineRun) -> None:

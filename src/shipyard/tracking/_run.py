@@ -22,7 +22,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,17 +78,25 @@ class ActiveRun:
     ParamConflictError. Metric values are numbers (NaN and ±inf kept as they are).
     """
 
-    __slots__ = ("_tracking", "project_root", "record")
+    __slots__ = ("_tracking", "known_versions", "project_root", "record")
 
     def __init__(self, tracking: Tracking, record: RunRecord, project_root: Path | None) -> None:
         self._tracking = tracking
         self.record = record
         self.project_root = project_root
+        #: For a pipeline run: the versions of the data upstream of the running node.
+        self.known_versions: Callable[[], list[dict[str, str]]] | None = None
 
     @property
     def id(self) -> str:
         """The run's id (``shipyard runs show ID``)."""
         return self.record.id
+
+    def data_versions(self) -> list[dict[str, str]]:
+        """The versions (``dataset``, ``version_id``, ``digest``) of the versioned datasets
+        upstream of the node that is running (a model it saves came from them); empty
+        outside a pipeline run."""
+        return self.known_versions() if self.known_versions is not None else []
 
     def log_param(self, key: str, value: Any) -> None:
         """Record one parameter."""
