@@ -251,3 +251,22 @@ def test_garbage_collection_keeps_registered_packages(make_registry, tmp_path):
     report = collect_garbage(registry.objects, registry.index.digests(), dry_run=False)
     assert report.removed == ()
     assert registry.load(f"churn:{record.version}").predict(frame()[0]).shape == (200,)
+
+
+def test_a_signature_change_fails_the_gate_with_the_columns_named(make_registry, tmp_path):
+    policy = {"promotion": {"champion": {"gates": [{"signature_compatible_with": "champion"}]}}}
+    registry = make_registry("alice", policy)
+    registry.register("churn", packaged(tmp_path / "p"))
+    registry.promote("churn", 1, "champion")
+    X, y = frame()
+    wider = X.assign(region=np.where(X["tenure"] > 30, 1.0, 0.0))
+    package(LogisticRegression().fit(wider, y), example=wider.head()).save(tmp_path / "wide")
+    narrower = X[["tenure"]]
+    package(LogisticRegression().fit(narrower, y), example=narrower.head()).save(tmp_path / "one")
+    registry.register("churn", tmp_path / "wide")
+    registry.register("churn", tmp_path / "one")
+    with pytest.raises(PromotionError, match="region"):
+        registry.promote("churn", 2, "champion")
+    with pytest.raises(PromotionError, match="charges"):
+        registry.promote("churn", 3, "champion")
+    assert registry.resolve("churn@champion").version == 1
