@@ -10,6 +10,7 @@ existing version, so reruns add nothing.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,13 +37,14 @@ class ModelRegistrar:
         root = run_params.get("project_root")
         if not root or not hasattr(catalog, "list"):
             return
-        from shipyard.models._dataset import ModelDataset
-
+        dataset_module = sys.modules.get("shipyard.models._dataset")
+        if dataset_module is None:
+            return  # no model dataset was built, so none registers: and no import to pay
         targets = {}
         for name in catalog.list():
             dataset = catalog.get(name)
             dataset = getattr(dataset, "wrapped", dataset)  # a versioned dataset's own
-            if isinstance(dataset, ModelDataset) and dataset.register:
+            if isinstance(dataset, dataset_module.ModelDataset) and dataset.register:
                 targets[name] = dataset.register
         if targets:
             self._runs[run_id] = _Targets(Path(root), run_params.get("env"), targets)

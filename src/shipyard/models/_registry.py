@@ -183,10 +183,10 @@ class ModelRegistry:
         """Mark a version trusted: its package loads even when it carries code (the
         ``python`` flavor). Only a role allowed to trust (governance) may."""
         check("models.trust", user=self.user, users=self.users)
-        record = self.resolve(f"{normalize_model_name(name)}:{int(version)}")
+        record = self.version(name, version)
         with self.store.begin() as conn:
             repo.mark_trusted(conn, record.model, record.version, user=self.user)
-        return self.resolve(f"{record.model}:{record.version}")
+        return self.version(record.model, record.version)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -203,6 +203,10 @@ class ModelRegistry:
         )
         with self.store.connect() as conn:
             return repo.resolve(conn, parsed.name, target)
+
+    def version(self, name: str, version: int | str) -> repo.ModelVersionRecord:
+        """Version ``version`` of model ``name``, as stored now."""
+        return self.resolve(ModelRef(normalize_model_name(name), int(version), None))
 
     def package_folder(self, version: repo.ModelVersionRecord) -> Path:
         """A local folder holding exactly ``version``'s registered package: checked out
@@ -246,7 +250,7 @@ class ModelRegistry:
         failed, :class:`PromotionError`). Every outcome is in the model's history."""
         check("models.promote", user=self.user, users=self.users)
         alias = normalize_alias(alias)
-        record = self.resolve(f"{normalize_model_name(name)}:{int(version)}")
+        record = self.version(name, version)
         rule = self.policy.for_alias(alias)
         results = evaluate_gates(rule, self._candidate(record), _GateContext(self, record.model))
         with self.store.begin() as conn:
@@ -278,7 +282,7 @@ class ModelRegistry:
         """Approve the pending promotion of ``version`` to ``alias``; the promotion
         completes once the policy's approvals are all given."""
         alias = normalize_alias(alias)
-        record = self.resolve(f"{normalize_model_name(name)}:{int(version)}")
+        record = self.version(name, version)
         rule = self.policy.for_alias(alias)
         roles = rule.approvals.roles if rule.approvals else ()
         role = check("models.approve", user=self.user, users=self.users, roles=roles)
@@ -334,8 +338,8 @@ class ModelRegistry:
                 conn, record.model, version=record.version, alias=alias
             ):
                 repo.close_request(conn, request.id, "completed", user=self.user)
-        return Promotion(decision, self.resolve(f"{record.model}:{record.version}"), alias,
-                         previous=previous)  # fmt: skip
+        moved = self.version(record.model, record.version)  # with its new alias
+        return Promotion(decision, moved, alias, previous=previous)
 
     def _candidate(self, record: repo.ModelVersionRecord) -> Candidate:
         return Candidate(
