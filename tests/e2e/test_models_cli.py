@@ -148,3 +148,21 @@ def test_bad_model_names_are_refused(project, name):
     assert "hint:" in result.stderr and "Traceback" not in result.stderr
     models = json_of(run_cli("models", "list", "--json", cwd=project), "models")
     assert [m["name"] for m in models] == ["churn"]
+
+
+def test_register_from_a_run_by_hand(project):
+    runs = json.loads(run_cli("runs", "list", "--json", cwd=project).stdout)["runs"]
+    run_id = runs[0]["id"]
+    result = run_cli(
+        "models", "register", "retention", "--from-run", run_id[:8], "--dataset", "churn_model",
+        "--json", cwd=project,
+    )  # fmt: skip
+    version = json_of(result, "version")
+    assert (version["model"], version["version"], version["run_id"]) == ("retention", 1, run_id)
+    churn = json_of(run_cli("models", "show", "churn:1", "--json", cwd=project), "model")
+    assert version["digest"] == churn["version"]["digest"]  # the same package
+    missing = run_cli(
+        "models", "register", "retention", "--from-run", run_id, "--dataset", "predictions",
+        cwd=project,
+    )  # fmt: skip
+    assert missing.returncode == 1 and "predictions" in missing.stderr

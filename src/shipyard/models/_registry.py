@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.errors import ModelIntegrityError, ModelNotFoundError, PromotionError
+from shipyard.errors import ModelError, ModelIntegrityError, ModelNotFoundError, PromotionError
 from shipyard.governance import Users, check, current_user
 from shipyard.metadata import lineage
 from shipyard.metadata import registry as repo
@@ -171,9 +171,15 @@ class ModelRegistry:
                 hint="Pass the catalog name of the model with --dataset; the dataset must be "
                 "versioned (`versioned: true`) so that its versions are tracked.",
             )
+        edge = written[-1]
+        if self.index.resolve(dataset, edge.version_id).kind != "tree":
+            raise ModelError(
+                f"Dataset '{dataset}' of run {record.id} is a file, not a model package.",
+                hint="Name the run's `type: model` dataset with --dataset.",
+            )
         return self.register(
             name,
-            Digest.parse(written[-1].digest),
+            Digest.parse(edge.digest),
             run_id=record.id,
             dataset=dataset,
             description=description,
