@@ -23,6 +23,7 @@ import io
 import lzma
 import pickletools
 import struct
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -58,7 +59,10 @@ def code_carrying_reason(path: Path) -> str | None:
     the file, of every member of a ZIP archive, and of gzip, bz2, xz, lzma and zlib
     streams, nested up to a few levels. Nothing is ever unpickled.
     """
-    with Path(path).open("rb") as handle:
+    # pickletools warns about odd string escapes in the files it parses: untrusted input,
+    # not our code, so those warnings say nothing to the user
+    with Path(path).open("rb") as handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         found = _inspect(handle, depth=0, top=True)
     if found is None:
         return None
