@@ -73,7 +73,15 @@ class FakeContext:
     def incumbent(self, alias: str) -> Candidate | None:
         return self.holders.get(alias)
 
-    def score(self, candidate: Candidate, metric: str, dataset: str, version: str | None) -> float:
+    def score(
+        self,
+        candidate: Candidate,
+        metric: str,
+        dataset: str,
+        version: str | None,
+        *,
+        target: str | None = None,
+    ) -> float:
         self.scored.append((candidate.version, metric, dataset, version))
         outcome = self.scores[candidate.version]
         if isinstance(outcome, Exception):
@@ -500,3 +508,9 @@ def test_without_approval_rule_passing_gates_promote():
         (),
     )
     assert decide(AliasPolicy("staging"), [], []).reason == "no gates"
+
+
+def test_better_than_may_name_the_label_column():
+    spec = {"alias": "champion", "metric": "auc", "dataset": "features", "target": "churned"}
+    policy = parse_policy({"promotion": {"champion": {"gates": [{"better_than": spec}]}}})
+    assert policy.for_alias("champion").gates[0].target == "churned"

@@ -51,8 +51,9 @@ class TableScorer:
     def __init__(self, table: pd.DataFrame) -> None:
         self.table = table
 
-    def score(self, model, metric, dataset, version):
-        return score(model, metric, self.table, where=f"dataset '{dataset}'")
+    def score(self, model, metric, dataset, version, *, target=None):
+        table = self.table.assign(extra=1.0) if target else self.table
+        return score(model, metric, table, where=f"dataset '{dataset}'", target=target)
 
 
 @pytest.fixture
@@ -270,3 +271,21 @@ def test_a_signature_change_fails_the_gate_with_the_columns_named(make_registry,
     with pytest.raises(PromotionError, match="charges"):
         registry.promote("churn", 3, "champion")
     assert registry.resolve("churn@champion").version == 1
+
+
+def test_better_than_with_a_named_target_column(make_registry, tmp_path):
+    gate = {"alias": "champion", "metric": "auc", "dataset": "t", "target": "churned"}
+    registry = make_registry(
+        "alice", {"promotion": {"champion": {"gates": [{"better_than": gate}]}}}
+    )
+    registry.register("churn", packaged(tmp_path / "good"))
+    registry.promote("churn", 1, "champion")
+    registry.register("churn", packaged(tmp_path / "weak", C=1e-6))
+    with pytest.raises(PromotionError, match="better"):
+        registry.promote("churn", 2, "champion")
+    wrong = {**gate, "target": "churn"}
+    registry = make_registry(
+        "alice", {"promotion": {"champion": {"gates": [{"better_than": wrong}]}}}
+    )
+    with pytest.raises(PromotionError, match="no label column 'churn'"):
+        registry.promote("churn", 2, "champion")

@@ -25,8 +25,16 @@ __all__ = ["METRICS", "CatalogScorer", "Scorer", "score"]
 class Scorer(Protocol):
     """Evaluates a loaded model on a named dataset (optionally a pinned version)."""
 
-    def score(self, model: LoadedModel, metric: str, dataset: str, version: str | None) -> float:
-        """The model's ``metric`` on ``dataset``."""
+    def score(
+        self,
+        model: LoadedModel,
+        metric: str,
+        dataset: str,
+        version: str | None,
+        *,
+        target: str | None = None,
+    ) -> float:
+        """The model's ``metric`` on ``dataset``, whose label column is ``target``."""
         ...
 
 
@@ -69,16 +77,28 @@ METRICS: dict[str, Callable[[LoadedModel, Any, Any], float]] = {
 }
 
 
-def score(model: LoadedModel, metric: str, frame: pd.DataFrame, *, where: str) -> float:
-    """``metric`` of ``model`` on ``frame`` (inputs plus one label column)."""
+def score(
+    model: LoadedModel, metric: str, frame: pd.DataFrame, *, where: str, target: str | None = None
+) -> float:
+    """``metric`` of ``model`` on ``frame``: its input columns and the label column
+    ``target`` (None: the one column beyond the inputs)."""
     compute = METRICS.get(metric)
     if compute is None:
         raise ModelError(
             f"Unknown metric '{metric}' in a promotion gate." + did_you_mean(metric, METRICS),
             hint=f"Use one of: {', '.join(sorted(METRICS))}.",
         )
-    label = _label_column(model, frame, where)
-    return compute(model, frame.drop(columns=[label]), frame[label])
+    label = target if target is not None else _label_column(model, frame, where)
+    if label not in frame.columns:
+        raise ModelError(
+            f"Cannot evaluate on {where}: it has no label column '{label}'."
+            + did_you_mean(label, map(str, frame.columns)),
+            hint="Set `target` of the better_than gate to the dataset's label column.",
+        )
+    signature = model.signature
+    inputs = [c.name for c in signature.inputs] if signature else None
+    features = frame[inputs] if inputs else frame.drop(columns=[label])
+    return compute(model, features, frame[label])
 
 
 def _label_column(model: LoadedModel, frame: pd.DataFrame, where: str) -> str:
@@ -105,7 +125,7 @@ def _label_column(model: LoadedModel, frame: pd.DataFrame, where: str) -> str:
         f"Cannot evaluate on {where}: besides the model's inputs it has "
         f"{len(extra)} columns ({', '.join(map(str, extra)) or 'none'}), so the label is "
         "ambiguous.",
-        hint="Evaluate on a dataset with exactly one column beyond the model's inputs.",
+        hint="Name the label column with `target:` in the better_than gate.",
     )
 
 
@@ -115,7 +135,15 @@ class CatalogScorer:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def score(self, model: LoadedModel, metric: str, dataset: str, version: str | None) -> float:
+    def score(
+        self,
+        model: LoadedModel,
+        metric: str,
+        dataset: str,
+        version: str | None,
+        *,
+        target: str | None = None,
+    ) -> float:
         """The model's ``metric`` on the catalog's ``dataset`` (at ``version`` if given)."""
         from shipyard.project import Session
 
@@ -127,4 +155,4 @@ class CatalogScorer:
                 load_versions={dataset: version},
             )
         where = f"dataset '{dataset}'" + (f"@{version}" if version else "")
-        return score(model, metric, session.catalog.load(dataset), where=where)
+        return score(model, metric, session.catalog.load(dataset), where=where, target=target)

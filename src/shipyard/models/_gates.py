@@ -60,8 +60,17 @@ class GateContext(Protocol):
         """The version currently holding ``alias``, or None."""
         ...
 
-    def score(self, candidate: Candidate, metric: str, dataset: str, version: str | None) -> float:
-        """``metric`` of ``candidate`` evaluated on ``dataset`` (at ``version`` if given)."""
+    def score(
+        self,
+        candidate: Candidate,
+        metric: str,
+        dataset: str,
+        version: str | None,
+        *,
+        target: str | None = None,
+    ) -> float:
+        """``metric`` of ``candidate`` evaluated on ``dataset`` (at ``version`` if given),
+        whose label column is ``target`` (None: the one column beyond the inputs)."""
         ...
 
     def signature_problems(self, new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
@@ -148,13 +157,15 @@ class MetricGate(Gate):
 @dataclass(frozen=True)
 class BetterThanGate(Gate):
     """``better_than``: the candidate scores at least ``by`` better than the version holding
-    ``alias``, both scored on the same dataset (version)."""
+    ``alias``, both scored on the same dataset (version); ``target`` names its label column
+    (None: the one column beyond the model's inputs)."""
 
     alias: str
     metric: str
     dataset: str
     by: float = 0.0
     dataset_version: str | None = None
+    target: str | None = None
 
     @property
     def where(self) -> str:
@@ -173,7 +184,9 @@ class BetterThanGate(Gate):
         scores = []
         for model, label in zip((candidate, holder), labels, strict=True):
             try:
-                scored = context.score(model, self.metric, self.dataset, self.dataset_version)
+                scored = context.score(
+                    model, self.metric, self.dataset, self.dataset_version, target=self.target
+                )
             except Exception as exc:  # the caller's scoring failed: the gate fails, says why
                 return self._result(
                     False, f"could not score {label} on {self.where}: {_error_text(exc)}"

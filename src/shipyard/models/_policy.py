@@ -156,7 +156,7 @@ def _metric_gate(path: ConfigPath, spec: Any) -> MetricGate:
 
 def _better_than_gate(path: ConfigPath, spec: Any) -> BetterThanGate:
     spec = path.mapping(spec, hint=_BETTER_HINT)
-    path.check_keys(spec, ("alias", "metric", "by", "dataset"))
+    path.check_keys(spec, ("alias", "metric", "by", "dataset", "target"))
     for key in ("alias", "metric", "dataset"):
         if key not in spec:
             raise path.error(f"the required key '{key}' is missing.", hint=_BETTER_HINT)
@@ -168,7 +168,9 @@ def _better_than_gate(path: ConfigPath, spec: Any) -> BetterThanGate:
         raise path.key("dataset").error(
             f"cannot read '{text['dataset']}' as NAME or NAME@VERSION.", hint=_BETTER_HINT
         )
-    return BetterThanGate(text["alias"], text["metric"], dataset, float(by), version or None)
+    return BetterThanGate(
+        text["alias"], text["metric"], dataset, float(by), version or None, text.get("target")
+    )
 
 
 def _approval_rule(path: ConfigPath, spec: Any) -> ApprovalRule | None:

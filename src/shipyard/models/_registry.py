@@ -390,7 +390,15 @@ class _GateContext:
                 return None
             return self._registry._candidate(repo.get_version(conn, self._name, version))
 
-    def score(self, candidate: Candidate, metric: str, dataset: str, version: str | None) -> float:
+    def score(
+        self,
+        candidate: Candidate,
+        metric: str,
+        dataset: str,
+        version: str | None,
+        *,
+        target: str | None = None,
+    ) -> float:
         scorer = self._registry.scorer
         if scorer is None:
             raise PromotionError(
@@ -398,7 +406,7 @@ class _GateContext:
                 hint="Promote from inside the project, where the catalog defines the dataset.",
             )
         model = self._registry.load(f"{candidate.name}:{candidate.version}")
-        return scorer.score(model, metric, dataset, version)
+        return scorer.score(model, metric, dataset, version, target=target)
 
     def signature_problems(self, new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
         return Signature.from_dict(new).incompatibilities(Signature.from_dict(old))
