@@ -3,29 +3,12 @@ exits 1 without a traceback, and leaves what is stored intact."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> Path:
-    """A generated project that has run once, so its data folder holds results."""
-    root = tmp_path_factory.mktemp("bad") / "churn"
-    assert run_cli("new", str(root), "--no-git", cwd=root.parent).returncode == 0
-    assert run_cli("run", "-q", cwd=root).returncode == 0
-    return root
-
-
-@pytest.fixture
-def project(pristine, tmp_path) -> Path:
-    copy = tmp_path / "churn"
-    shutil.copytree(pristine, copy)
-    return copy
 
 
 def append(path: Path, text: str) -> None:

@@ -4,7 +4,6 @@ lists, shows, promotes through gates and approvals, prints cards and exports."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,22 +13,6 @@ import yaml
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> Path:
-    """A generated project that has run once: churn version 1 is registered."""
-    root = tmp_path_factory.mktemp("models") / "churn"
-    assert run_cli("new", str(root), "--no-git", cwd=root.parent).returncode == 0
-    assert run_cli("run", "-q", cwd=root).returncode == 0
-    return root
-
-
-@pytest.fixture
-def project(pristine, tmp_path) -> Path:
-    copy = tmp_path / "churn"
-    shutil.copytree(pristine, copy)
-    return copy
 
 
 def as_user(user: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,12 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    """One generated project per module; tests that change it work on a copy."""
+    """One generated project (with git, not run yet) per module; tests that change it
+    work on the conftest's ``project``, a copy."""
     root = tmp_path_factory.mktemp("projects") / "churn"
     result = run_cli("new", str(root), cwd=root.parent)
     assert result.returncode == 0, result.stderr
     return root
-
-
-@pytest.fixture
-def project(pristine, tmp_path) -> Path:
-    copy = tmp_path / "churn"
-    shutil.copytree(pristine, copy)
-    return copy
 
 
 def test_new_reports_the_next_step(pristine):

@@ -23,7 +23,7 @@ from shipyard.metadata import MetadataStore
 from shipyard.metadata import registry as repo
 from shipyard.models import ModelRegistry, package
 from shipyard.models._card import render_html, render_markdown
-from shipyard.models._cards import card_data
+from shipyard.models._card_data import card_data
 from shipyard.models._evaluate import score
 from shipyard.models._export import export_model
 from shipyard.objects import ObjectStore, VersionIndex

@@ -44,7 +44,7 @@ def list_models(env: EnvOption = None, as_json: JsonOption = False) -> None:
     with registry.store.connect() as conn:
         models = repo.list_models(conn)
     if as_json:
-        emit_json("models", [_jsonable(m) for m in models])
+        emit_json("models", [_plain(m) for m in models])
         return
     if not models:
         say("No registered models yet: add `register: NAME` to a `type: model` catalog entry.")
@@ -95,7 +95,7 @@ def register(
     else:
         record = registry.register(name, path, description=description)  # type: ignore[arg-type]
     if as_json:
-        emit_json("version", _jsonable(record))
+        emit_json("version", _plain(record))
         return
     say(f"Registered [bold]{record.model}[/] version {record.version} ({record.flavor}).")
 
@@ -110,7 +110,7 @@ def versions(name: NameArg, env: EnvOption = None, as_json: JsonOption = False) 
     with registry.store.connect() as conn:
         found = repo.versions(conn, normalize_model_name(name))
     if as_json:
-        emit_json("versions", [_jsonable(v) for v in found])
+        emit_json("versions", [_plain(v) for v in found])
         return
     rows = [
         (
@@ -202,7 +202,7 @@ def history(
     with registry.store.connect() as conn:
         events = repo.history(conn, normalize_model_name(name), alias=alias)
     if as_json:
-        emit_json("history", [_jsonable(e) for e in events])
+        emit_json("history", [_plain(e) for e in events])
         return
     rows = [
         (_when(e.at), e.kind, e.version, e.alias, e.actor, _event_detail(e.details)) for e in events
@@ -220,7 +220,7 @@ def card(
 ) -> None:
     """Print the model card (Markdown); --html writes a self-contained page too."""
     from shipyard.models._card import render_html, render_markdown
-    from shipyard.models._cards import card_data
+    from shipyard.models._card_data import card_data
 
     registry = _registry(env)
     data = card_data(registry, registry.resolve(model))
@@ -271,12 +271,12 @@ def _details(registry: ModelRegistry, record: ModelVersionRecord) -> dict[str, A
         pending = repo.pending_requests(conn, record.model, version=record.version)
         events = repo.history(conn, record.model)
     return {
-        "version": _jsonable(record),
+        "version": _plain(record),
         "signature": manifest.signature,
         "training_data": list(manifest.training_data),
         "requirements": list(manifest.requirements),
-        "pending": [_jsonable(r) for r in pending],
-        "history": [_jsonable(e) for e in events if e.version in (None, record.version)],
+        "pending": [_plain(r) for r in pending],
+        "history": [_plain(e) for e in events if e.version in (None, record.version)],
     }
 
 
@@ -293,7 +293,7 @@ def _report(promotion: Promotion, as_json: bool) -> None:
                 "previous": promotion.previous,
                 "reason": decision.reason,
                 "gates": [r.to_dict() for r in decision.results],
-                "request": _jsonable(promotion.request) if promotion.request else None,
+                "request": _plain(promotion.request) if promotion.request else None,
             },
         )
         return
@@ -311,20 +311,10 @@ def _report(promotion: Promotion, as_json: bool) -> None:
         )
 
 
-def _jsonable(record: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-    from datetime import datetime
+def _plain(record: Any) -> dict[str, Any]:
+    from shipyard.metadata.registry import to_dict
 
-    def convert(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [convert(v) for v in value]
-        return value
-
-    return convert(asdict(record))
+    return to_dict(record)
 
 
 def _metrics_text(metrics: dict[str, float] | None, *, limit: int | None = None) -> str:

@@ -142,7 +142,7 @@ def _trace_model(context: _Context) -> None:
 def _promote_model(context: _Context) -> None:
     from shipyard.models import ModelRegistry
     from shipyard.models._card import render_html
-    from shipyard.models._cards import card_data
+    from shipyard.models._card_data import card_data
 
     registry = ModelRegistry.for_project(context.root)
     latest = registry.resolve("churn")

@@ -11,12 +11,14 @@ previous file whole.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from shipyard.errors import DatasetError, MissingDependencyError, PathOutsideProjectError
 
@@ -192,3 +194,31 @@ def _missing_backend(
         f"'{protocol}://' that is not installed: {exc}",
         hint="Install the package the message names into this environment, then run again.",
     )
+
+
+_Written = TypeVar("_Written")
+
+
+def replace_folder(target: Path, write: Callable[[Path], _Written]) -> _Written:
+    """Replace the folder ``target`` whole: ``write(fresh)`` fills a hidden sibling that
+    does not exist yet, which is then swapped in, so a reader sees the old folder or the
+    new one, never a mix. If anything fails, the old folder is left as it was. Returns
+    what ``write`` returned."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fresh = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+    old = fresh.with_name(fresh.name + ".old")
+    try:
+        written = write(fresh)
+        if target.exists() or target.is_symlink():
+            target.rename(old)
+        fresh.rename(target)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        if (old.exists() or old.is_symlink()) and not target.exists():
+            old.rename(target)  # put the previous folder back
+        raise
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink(missing_ok=True)
+    return written

@@ -13,7 +13,6 @@ place of the working copy, and :meth:`~VersionedDataset.add` records the working
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,13 +23,14 @@ from shipyard.data._content import folder_digest
 from shipyard.data._dataset import AbstractDataset, type_label
 from shipyard.data._files import FileDataset
 from shipyard.data._partitioned import PartitionedDataset
-from shipyard.data._paths import TEMP_SUFFIX
+from shipyard.data._paths import TEMP_SUFFIX, replace_folder
 from shipyard.errors import DatasetError, ObjectNotFoundError, VersionNotFoundError
 from shipyard.objects import (
     DataVersion,
     Digest,
     ObjectStore,
     StatCache,
+    Tree,
     VersionIndex,
     hash_file,
 )
@@ -413,24 +413,12 @@ class VersionedDataset(AbstractDataset):
     def _checkout_folder(self, version: DataVersion, working: Path) -> None:
         """Check ``version`` out into a hidden sibling folder, then swap it in."""
         store = self._versioning.store
-        working.parent.mkdir(parents=True, exist_ok=True)
-        fresh = working.with_name(f".{working.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
-        old = fresh.with_name(fresh.name + ".old")
-        try:
+
+        def check_out(fresh: Path) -> Tree:
             fresh.mkdir()
-            tree = store.checkout_tree(version.digest, fresh, link=_LINK_WORKING_COPIES)
-            if working.exists() or working.is_symlink():
-                working.rename(old)
-            fresh.rename(working)
-        except BaseException:
-            shutil.rmtree(fresh, ignore_errors=True)
-            if old.exists() and not working.exists():
-                old.rename(working)  # put the previous working copy back
-            raise
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
+            return store.checkout_tree(version.digest, fresh, link=_LINK_WORKING_COPIES)
+
+        tree = replace_folder(working, check_out)
         if self._versioning.stat_cache is not None:
             self._versioning.stat_cache.record_many(
                 ((str(working / rel), (working / rel).stat(), entry.digest)
@@ -448,19 +436,11 @@ class VersionedDataset(AbstractDataset):
                 store.check(version.digest)
             return local
         target = self._checkouts / version.digest.hex
-        if target.exists():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if version.kind == "file":
+        if version.kind == "tree":
+            return store.checkout_tree_once(version.digest, target)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
             store.get_file(version.digest, target)
-            return target
-        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
-        try:
-            store.checkout_tree(version.digest, temp)
-            temp.rename(target)
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
         return target
 
     # --- helpers -------------------------------------------------------------------

@@ -17,21 +17,18 @@ Loading verifies every file's digest before anything is deserialised; a package 
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from shipyard.data import FileDataset
 from shipyard.data._content import folder_digest
+from shipyard.data._paths import replace_folder
 from shipyard.models._names import normalize_model_name
 from shipyard.models._package import LoadedModel, ModelPackage, load_package, package
 from shipyard.objects import Digest, StatCache
 
 __all__ = ["ModelDataset"]
-
-_TEMP_SUFFIX = ".tmp"
 
 
 class ModelDataset(FileDataset):
@@ -76,22 +73,8 @@ class ModelDataset(FileDataset):
     def _save(self, data: Any) -> None:
         built = data if isinstance(data, ModelPackage) else package(data)
         _add_run_lineage(built)
-        target = Path(self.location.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{_TEMP_SUFFIX}")
-        old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.old")
-        built.save(temp)
         # The new package replaces the old one whole: a reader sees one or the other.
-        try:
-            if target.exists():
-                target.rename(old)
-            temp.rename(target)
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            if old.exists() and not target.exists():
-                old.rename(target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(Path(self.location.path), built.save)
 
     def _exists(self) -> bool:
         return (Path(self.location.path) / "shipyard-model.yaml").exists()

@@ -15,8 +15,6 @@ verifies every file's digest on every load, before anything is deserialised.
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +41,6 @@ __all__ = ["ModelRegistry", "Promotion"]
 
 #: The version index records registered packages under this dataset name prefix.
 VERSION_DATASET_PREFIX = "models:/"
-_TEMP_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ class ModelRegistry:
     ) -> ModelRegistry:
         """The registry of the project at or above ``path``, with its governance config
         and its catalog for evaluating models (tracked in ``$SHIPYARD_DB`` when set)."""
-        from shipyard.models._cards import pii_columns
+        from shipyard.models._card_data import pii_columns
         from shipyard.models._evaluate import CatalogScorer
         from shipyard.project import Session
         from shipyard.tracking._stores import tracking_for
@@ -358,21 +355,8 @@ class ModelRegistry:
     # --- the package cache ------------------------------------------------------------
 
     def _checkout(self, digest: Digest) -> Path:
-        target = self.cache / digest.hex
-        if target.exists():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{_TEMP_SUFFIX}")
-        try:
-            # Copies, not links: the cache must not share inodes with the store.
-            self.objects.checkout_tree(digest, temp, link=False)
-            temp.rename(target)
-        except FileExistsError:
-            shutil.rmtree(temp, ignore_errors=True)  # another process checked it out first
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
-        return target
+        # Copies, not links: a write into the cache must never reach a stored object.
+        return self.objects.checkout_tree_once(digest, self.cache / digest.hex, link=False)
 
 
 class _GateContext:

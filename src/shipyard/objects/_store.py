@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -321,6 +322,29 @@ class ObjectStore:
                 mode = target.stat().st_mode
                 target.chmod(mode | (mode & 0o444) >> 2)
         return tree
+
+    def checkout_tree_once(
+        self, digest: Digest, dest: str | os.PathLike[str], *, link: bool = True
+    ) -> Path:
+        """``dest`` holding the folder named by ``digest``, checked out whole: into a temp
+        sibling first, then renamed, so a reader (or a concurrent checkout) never sees
+        half a folder. An existing ``dest`` is taken as already checked out."""
+        target = Path(dest)
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = temp_path(target.parent, target.name)
+        try:
+            self.checkout_tree(digest, temp, link=link)
+            temp.rename(target)
+        except OSError:
+            shutil.rmtree(temp, ignore_errors=True)
+            if not target.exists():  # not another process that won the race
+                raise
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        return target
 
 
 def _inside(root: Path, rel: str) -> Path:

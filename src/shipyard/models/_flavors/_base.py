@@ -9,7 +9,7 @@ manifest names the flavor, and the flavor is looked up among the built-ins and t
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
@@ -108,3 +108,31 @@ def distribution_of(module: str) -> str:
     from importlib.metadata import packages_distributions
 
     return (packages_distributions().get(module) or [module])[0]
+
+
+def booster_kind(library: ModuleType, model: object, kinds: Sequence[str]) -> str:
+    """``"Booster"``, or which of the library's scikit-learn classes ``kinds`` the model
+    is (the xgboost and lightgbm flavors); ModelError for anything else."""
+    if isinstance(model, library.Booster):
+        return "Booster"
+    kind = next((k for k in kinds if isinstance(model, getattr(library, k))), None)
+    if kind is None:
+        raise ModelError(
+            f"The {library.__name__} flavor saves a Booster or one of {', '.join(kinds)}, "
+            f"not a {type(model).__name__}.",
+            hint='Package the model with flavor="python" instead.',
+        )
+    return kind
+
+
+def checked_kind(
+    library: ModuleType, folder: Path, details: Mapping[str, Any], kinds: Sequence[str]
+) -> str:
+    """The ``kind`` a stored package names, refused when it is not one the flavor makes."""
+    kind = details.get("kind")
+    if kind != "Booster" and kind not in kinds:
+        raise ModelError(
+            f"The {library.__name__} package at {folder.parent} names the unknown kind {kind!r}.",
+            hint=f"Known kinds: Booster, {', '.join(kinds)}; register the model again.",
+        )
+    return kind

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ModelError
-from shipyard.models._flavors._base import defined_in, detail_file, require
+from shipyard.models._flavors._base import (
+    booster_kind,
+    checked_kind,
+    defined_in,
+    detail_file,
+    require,
+)
 
 __all__ = ["LightGBMFlavor"]
 
@@ -36,16 +42,10 @@ class LightGBMFlavor:
     def save(self, model: object, folder: Path) -> dict[str, Any]:
         lightgbm = require("lightgbm")
         details: dict[str, Any] = {"file": _FILE}
-        if isinstance(model, lightgbm.Booster):
-            details["kind"], booster = "Booster", model
+        kind = details["kind"] = booster_kind(lightgbm, model, _KINDS)
+        if kind == "Booster":
+            booster = model
         else:
-            kind = next((k for k in _KINDS if isinstance(model, getattr(lightgbm, k))), None)
-            if kind is None:
-                raise ModelError(
-                    f"The lightgbm flavor saves a Booster or one of {', '.join(_KINDS)}, not "
-                    f"a {type(model).__name__}.",
-                    hint='Package the model with flavor="python" instead.',
-                )
             booster = model.booster_  # type: ignore[attr-defined]
             details |= {"kind": kind, "params": _plain_params(model.get_params())}  # type: ignore[attr-defined]
             if kind == "LGBMClassifier":
@@ -55,12 +55,7 @@ class LightGBMFlavor:
 
     def load(self, folder: Path, details: Mapping[str, Any], *, trusted: bool) -> object:
         lightgbm = require("lightgbm")
-        kind = details.get("kind")
-        if kind != "Booster" and kind not in _KINDS:
-            raise ModelError(
-                f"The lightgbm package at {folder.parent} names the unknown kind {kind!r}.",
-                hint=f"Known kinds: Booster, {', '.join(_KINDS)}; register the model again.",
-            )
+        kind = checked_kind(lightgbm, folder, details, _KINDS)
         booster = lightgbm.Booster(model_file=str(detail_file(folder, details)))
         if kind == "Booster":
             return booster

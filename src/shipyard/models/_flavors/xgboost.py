@@ -11,8 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shipyard.errors import ModelError
-from shipyard.models._flavors._base import defined_in, detail_file, distribution_of, require
+from shipyard.models._flavors._base import (
+    booster_kind,
+    checked_kind,
+    defined_in,
+    detail_file,
+    distribution_of,
+    require,
+)
 
 __all__ = ["BoosterModel", "XGBoostFlavor"]
 
@@ -44,27 +50,13 @@ class XGBoostFlavor:
     def save(self, model: object, folder: Path) -> dict[str, Any]:
         xgboost = require("xgboost")
         booster = model.booster if isinstance(model, BoosterModel) else model
-        if isinstance(booster, xgboost.Booster):
-            kind = "Booster"
-        else:
-            kind = next((k for k in _KINDS if isinstance(model, getattr(xgboost, k))), None)
-        if kind is None:
-            raise ModelError(
-                f"The xgboost flavor saves a Booster or one of {', '.join(_KINDS)}, not a "
-                f"{type(model).__name__}.",
-                hint='Package the model with flavor="python" instead.',
-            )
+        kind = booster_kind(xgboost, booster, _KINDS)
         booster.save_model(str(folder / _FILE))  # type: ignore[attr-defined]
         return {"file": _FILE, "kind": kind}
 
     def load(self, folder: Path, details: Mapping[str, Any], *, trusted: bool) -> object:
         xgboost = require("xgboost")
-        kind = details.get("kind")
-        if kind != "Booster" and kind not in _KINDS:
-            raise ModelError(
-                f"The xgboost package at {folder.parent} names the unknown kind {kind!r}.",
-                hint=f"Known kinds: Booster, {', '.join(_KINDS)}; register the model again.",
-            )
+        kind = checked_kind(xgboost, folder, details, _KINDS)
         model = getattr(xgboost, kind)()
         model.load_model(str(detail_file(folder, details)))
         return BoosterModel(model) if kind == "Booster" else model
