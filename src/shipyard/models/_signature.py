@@ -33,9 +33,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ColumnSpec",
     "Signature",
+    "accepts_dtype",
+    "dtype_family",
+    "dtype_name",
     "example_from_records",
     "example_to_json",
     "infer_signature",
+    "nullable_dtype",
 ]
 
 _DTYPE = re.compile(
@@ -124,7 +128,7 @@ class Signature:
             before = sent.get(column.name)
             if before is None:
                 found.append(f"input column {column.name!r} is new: callers do not send it")
-            elif not _accepts(column.dtype, before.dtype):
+            elif not accepts_dtype(column.dtype, before.dtype):
                 found.append(_changed("input", before, column))
             elif before.nullable and not column.nullable:
                 found.append(f"input column {column.name!r} no longer accepts nulls")
@@ -139,7 +143,7 @@ class Signature:
             now = made.get(column.name)
             if now is None:
                 found.append(f"output column {column.name!r} was removed")
-            elif not _accepts(column.dtype, now.dtype):
+            elif not accepts_dtype(column.dtype, now.dtype):
                 found.append(_changed("output", column, now))
         read = {column.name for column in other.outputs}
         found += [f"output column {name!r} is new" for name in made if name not in read]
@@ -195,12 +199,12 @@ def _as_frame(predictions: Any) -> pd.DataFrame:
 
 def _columns_of(frame: pd.DataFrame) -> tuple[ColumnSpec, ...]:
     return tuple(
-        ColumnSpec(str(name), _dtype_name(frame[name]), bool(frame[name].isna().any()))
+        ColumnSpec(str(name), dtype_name(frame[name]), bool(frame[name].isna().any()))
         for name in frame.columns
     )
 
 
-def _dtype_name(values: pd.Series) -> str:
+def dtype_name(values: pd.Series) -> str:
     """The normalized dtype of a column: numpy's name for numbers (nullable pandas
     integers included), "string" for text whatever its storage, "bool" for booleans."""
     import pandas as pd
@@ -221,7 +225,7 @@ def _dtype_name(values: pd.Series) -> str:
     return str(dtype)
 
 
-def _family(dtype: str) -> str:
+def dtype_family(dtype: str) -> str:
     if dtype.startswith(("int", "uint")):
         return "integer"
     if dtype.startswith("float"):
@@ -231,16 +235,16 @@ def _family(dtype: str) -> str:
     return dtype
 
 
-def _accepts(expected: str, actual: str) -> bool:
+def accepts_dtype(expected: str, actual: str) -> bool:
     """Whether a column of dtype ``actual`` is fine where ``expected`` is declared."""
-    wanted, got = _family(expected), _family(actual)
+    wanted, got = dtype_family(expected), dtype_family(actual)
     return wanted == got or (wanted == "float" and got == "integer")
 
 
 def _column_problems(column: ColumnSpec, values: pd.Series) -> list[str]:
     found = []
-    actual = _dtype_name(values)
-    if not _accepts(column.dtype, actual):
+    actual = dtype_name(values)
+    if not accepts_dtype(column.dtype, actual):
         found.append(f"column {column.name!r} has dtype {actual}, expected {column.dtype}")
     if not column.nullable:
         nulls = int(values.isna().sum())
@@ -311,13 +315,20 @@ def example_from_records(
     return frame
 
 
+def nullable_dtype(dtype: str) -> str:
+    """pandas' nullable spelling of an integer or bool dtype: Int64, UInt8, boolean."""
+    if dtype == "bool":
+        return "boolean"
+    return "UInt" + dtype[4:] if dtype.startswith("uint") else dtype.capitalize()
+
+
 def _restored(values: pd.Series, dtype: str) -> pd.Series:
     import pandas as pd
 
-    family = _family(dtype)
+    family = dtype_family(dtype)
     has_nulls = bool(values.isna().any())
     if family == "integer" or dtype == "bool":
-        return values.astype(dtype.capitalize() if has_nulls else dtype)
+        return values.astype(nullable_dtype(dtype) if has_nulls else dtype)
     if family == "float" or dtype == "category":
         return values.astype(dtype)
     if family.startswith("datetime"):
