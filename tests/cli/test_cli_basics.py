@@ -12,6 +12,8 @@ COMMANDS = [
     ["run"],
     ["info"],
     ["quickstart"],
+    ["serve"],
+    ["predict"],
     ["pipeline"],
     ["pipeline", "list"],
     ["pipeline", "show"],

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from tests.conftest import run_cli
+
+from shipyard.serving._log import read_log
 
 pytestmark = pytest.mark.e2e
 
@@ -116,6 +119,13 @@ def test_quickstart_runs_the_blueprint(tmp_path):
     # the last stage traces the model back to the raw data and the project's first commit
     assert "customers_raw@" in result.stdout and "generate_customers" in result.stdout
     assert "commit none" not in result.stdout
+    # the champion answered real HTTP requests, every one of them logged, then stopped
+    assert "the same endpoint with 5 customers as CSV" in said
+    logged = read_log(target / "data/09_logs/predictions")
+    assert len(logged) == 7 and set(logged["model_version"]) == {1}
+    assert len(read_log(target / "data/09_logs/feedback")) == 1
+    scored = pd.read_parquet(target / "data/07_model_output/scored.parquet")
+    assert {"prediction", "request_id", "row", "model_version"} <= set(scored.columns)
     assert (target / "lineage.html").read_text().count("<rect") >= 10
 
 

@@ -20,9 +20,11 @@ from shipyard.cli import (
     _models,
     _new,
     _pipeline,
+    _predict,
     _quickstart,
     _run,
     _runs,
+    _serve,
 )
 
 __all__ = ["app"]
@@ -67,6 +69,8 @@ app.command("new")(_new.new)
 app.command("run")(_run.run)
 app.command("info")(_info.info)
 app.command("quickstart")(_quickstart.quickstart)
+app.command("serve")(_serve.serve)
+app.command("predict")(_predict.predict)
 app.add_typer(_pipeline.app, name="pipeline")
 app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_data.app, name="data")

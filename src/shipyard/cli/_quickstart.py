@@ -1,8 +1,7 @@
 """``shipyard quickstart``: the blueprint so far, end to end, on the embedded defaults.
 
 Each stage is a small function over a shared context, so later capabilities add
-stages (serve, monitor) without
-touching the ones before them.
+stages (monitor, deploy) without touching the ones before them.
 """
 
 from __future__ import annotations
@@ -163,6 +162,78 @@ def _promote_model(context: _Context) -> None:
     say(f"  its model card: {card}")
 
 
+def _serve_model(context: _Context) -> None:
+    import json
+    import logging
+    import urllib.request
+
+    from shipyard.serving import ModelServer
+    from shipyard.serving._log import read_log
+    from shipyard.serving._run import running
+
+    session = context.session
+    assert session is not None  # the pipelines ran in this quickstart
+    customers = session.catalog.load("X_test").head(5)
+    server = ModelServer.for_project("models:/churn@champion", context.root)
+
+    def post(url: str, body: bytes, content_type: str = "application/json") -> dict[str, Any]:
+        request = urllib.request.Request(url, body, {"content-type": content_type})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())
+
+    # the server's own lines (one JSON line per request) would drown the story told here
+    for name in ("shipyard.serving", "shipyard.serving.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with running(server) as url:
+        say(f"  serving churn@champion at {url} (OpenAPI docs at {url}/docs)")
+        predict = f"{url}/v1/models/churn/predict"
+        body = customers.head(2).to_json(orient="records")
+        answer = post(predict, f'{{"records": {body}}}'.encode())
+        say(
+            f"  POST {predict} with 2 customers as JSON records -> predictions "
+            f"{answer['predictions']}, version {answer['version']}, request id "
+            f"{answer['request_id']}"
+        )
+        scored = post(predict, customers.to_csv(index=False).encode(), "text/csv")
+        say(f"  the same endpoint with 5 customers as CSV -> {scored['predictions']}")
+        post(
+            f"{url}/v1/feedback",
+            json.dumps({"request_id": answer["request_id"], "row": 0, "label": 1}).encode(),
+        )
+        say("  POST /v1/feedback: the first customer did churn (ground truth for monitoring)")
+    logged = read_log(context.root / "data" / "09_logs" / "predictions")
+    print_table(
+        "The prediction log (data/09_logs/predictions, catalog entry prediction_log)",
+        ["request", "row", "version", "input.tenure_months", "prediction", "latency ms"],
+        [
+            (f"…{row.request_id[-6:]}", row.row, row.model_version, tenure, prediction, latency)
+            for row, tenure, prediction, latency in zip(
+                logged.itertuples(index=False),
+                logged["input.tenure_months"],
+                logged["output.prediction"],
+                logged["latency_ms"].round(2),
+                strict=True,
+            )
+        ],
+    )
+    say("  the server shut down cleanly: requests in flight finished, logs were flushed")
+
+
+def _score_in_batch(context: _Context) -> None:
+    from shipyard.serving import predict_file
+
+    source = context.root / "data" / "05_model_input" / "X_test.parquet"
+    target = context.root / "data" / "07_model_output" / "scored.parquet"
+    result = predict_file(
+        "models:/churn@champion", source, target, project=context.root, progress=False
+    )
+    say(
+        f"  scored {result.rows:,} rows of X_test.parquet with churn version {result.version} "
+        f"in {result.seconds:.2f}s -> {target.relative_to(context.root)} "
+        f"(tracked as run {result.run_id}, with its lineage)"
+    )
+
+
 def _next_steps(context: _Context) -> None:
     say(
         "\nWhere to look next:\n"
@@ -174,6 +245,8 @@ def _next_steps(context: _Context) -> None:
         "  shipyard runs list              # the tracked runs, their params and metrics\n"
         "  shipyard lineage churn_model    # the model's lineage (--format html -o FILE)\n"
         "  shipyard models show churn@champion   # signature, metrics, lineage, history\n"
+        "  shipyard serve models:/churn@champion  # the REST endpoint on port 8080\n"
+        "  shipyard predict churn@champion -i new.parquet -o scored.parquet  # batch scoring\n"
         '  pip install -e ".\\[test]" && pytest   # the project\'s own tests\n'
         "  notebooks/explore.ipynb         # explore the data through the catalog"
     )
@@ -186,4 +259,6 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("Look at the results", _show_results),
     ("Trace the model back to its data and code", _trace_model),
     ("Promote the registered model to champion through its gates", _promote_model),
+    ("Serve the champion over HTTP; every prediction is logged", _serve_model),
+    ("Score a file in batch with the champion", _score_in_batch),
 ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shipyard.errors import ConfigError, did_you_mean
@@ -61,14 +61,16 @@ class ConfigPath:
 
     source: str
     path: str = ""
+    #: The page that documents the file, named in the hints.
+    docs: str = "docs/registry.md"
 
     def key(self, name: object) -> ConfigPath:
         """The path of key ``name`` below this one."""
-        return ConfigPath(self.source, f"{self.path}.{name}" if self.path else str(name))
+        return replace(self, path=f"{self.path}.{name}" if self.path else str(name))
 
     def item(self, index: int) -> ConfigPath:
         """The path of list item ``index`` below this one."""
-        return ConfigPath(self.source, f"{self.path}[{index}]")
+        return replace(self, path=f"{self.path}[{index}]")
 
     def error(self, problem: str, *, hint: str) -> ConfigError:
         """A ConfigError whose message starts with the file and this key path."""
@@ -117,7 +119,7 @@ class ConfigPath:
             if key not in allowed:
                 raise self.error(
                     f"unknown key '{key}'." + did_you_mean(str(key), allowed),
-                    hint=f"Keys allowed here: {', '.join(allowed)} (docs/registry.md).",
+                    hint=f"Keys allowed here: {', '.join(allowed)} ({self.docs}).",
                 )
 
 

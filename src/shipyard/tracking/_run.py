@@ -285,6 +285,17 @@ def start_run(
     )
     token = _active.set(run)
     try:
+        with finishing(run):
+            yield run
+    finally:
+        _active.reset(token)
+
+
+@contextmanager
+def finishing(run: ActiveRun) -> Iterator[ActiveRun]:
+    """End ``run`` with the block: ``finished``, ``failed`` (an exception left the block;
+    its message is kept) or ``interrupted`` (Ctrl-C)."""
+    try:
         yield run
     except KeyboardInterrupt:
         run.finish("interrupted", "KeyboardInterrupt")
@@ -292,10 +303,7 @@ def start_run(
     except BaseException as exc:
         run.finish("failed", f"{type(exc).__name__}: {exc}")
         raise
-    else:
-        run.finish("finished")
-    finally:
-        _active.reset(token)
+    run.finish("finished")
 
 
 def active_run() -> ActiveRun | None:

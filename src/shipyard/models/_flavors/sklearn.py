@@ -4,20 +4,26 @@ A skops file lists the type of every object in it, and skops builds only the typ
 told to trust. Which types Shipyard trusts is decided here, in code, never by the package:
 scikit-learn's public estimators and the internal types that fitted common models hold
 (found with ``skops.io.get_untrusted_types`` over every estimator scikit-learn ships).
-A file that asks for anything else is refused before a single object is built.
+A file that asks for anything else is refused before a single object is built. Each
+type name is judged on its own (:func:`is_allowed`), so loading a linear model does not
+import the whole of scikit-learn.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from shipyard.errors import ModelError, UnsafeModelError
 from shipyard.models._flavors._base import detail_file, require
 
-__all__ = ["SklearnFlavor", "allowed_types"]
+__all__ = ["SklearnFlavor", "is_allowed", "skops_io"]
 
 _FILE = "model.skops"
 
@@ -78,19 +84,59 @@ _INTERNAL_TYPES = frozenset(
 )
 
 
-@functools.cache
-def allowed_types() -> frozenset[str]:
-    """Every type name a sklearn package may hold: scikit-learn's public estimators and
-    transformers (pipelines and column transformers included) and :data:`_INTERNAL_TYPES`."""
-    from sklearn.utils import all_estimators
-
-    estimators = {f"{cls.__module__}.{cls.__qualname__}" for _, cls in all_estimators()}
-    return frozenset(estimators | _INTERNAL_TYPES)
+# all_estimators() skips these packages; so does the allow-list.
+_IGNORED_PARTS = frozenset({"tests", "externals", "setup", "conftest", "experimental"})
+_TYPE_NAME = re.compile(r"sklearn(\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 @functools.cache
-def _allowed_list() -> list[str]:
-    return sorted(allowed_types())
+def is_allowed(type_name: str) -> bool:
+    """Whether a sklearn package may hold an object of ``type_name``: one of the internal
+    types above, or a concrete public scikit-learn estimator exported by a public module,
+    which is what ``sklearn.utils.all_estimators()`` lists. It is judged one name at a
+    time, so loading a model imports only its own modules, not all of scikit-learn."""
+    if type_name in _INTERNAL_TYPES:
+        return True
+    module_name, _, class_name = type_name.rpartition(".")
+    public = module_name.split("._", 1)[0]
+    if (
+        not _TYPE_NAME.fullmatch(type_name)
+        or class_name.startswith("_")
+        or _IGNORED_PARTS.intersection(module_name.split("."))
+    ):
+        return False
+    from sklearn.base import BaseEstimator
+
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+        exported = getattr(importlib.import_module(public), class_name, None)
+    except (ImportError, AttributeError):
+        return False
+    return (
+        exported is cls
+        and isinstance(cls, type)
+        and issubclass(cls, BaseEstimator)
+        and cls is not BaseEstimator
+        and not getattr(cls, "__abstractmethods__", None)
+    )
+
+
+def skops_io() -> ModuleType:
+    """``skops.io``, imported without the list of every scikit-learn estimator that skops
+    builds at import for its default trust, which imports all of scikit-learn (about 2 s
+    on a small machine, most of a server's cold start). Shipyard never relies on that
+    default: every load and check passes the types :func:`is_allowed` accepts."""
+    module = sys.modules.get("skops.io")
+    if module is not None:
+        return module
+    import sklearn.utils
+
+    everything = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
+    try:
+        return require("skops.io", install="skops")
+    finally:
+        sklearn.utils.all_estimators = everything
 
 
 class SklearnFlavor:
@@ -103,17 +149,17 @@ class SklearnFlavor:
         return type(model).__module__.partition(".")[0] == "sklearn"
 
     def save(self, model: object, folder: Path) -> dict[str, Any]:
-        skops_io = require("skops.io", install="skops")
+        skops = skops_io()
         path = folder / _FILE
         try:
-            skops_io.dump(model, path)
+            skops.dump(model, path)
         except (TypeError, NotImplementedError) as exc:
             raise ModelError(
                 f"skops cannot store the {type(model).__name__} model: {exc}",
                 hint='Package it with flavor="python" (cloudpickle; it then loads only '
                 "when trusted).",
             ) from exc
-        refused = _refused(skops_io.get_untrusted_types(file=path))
+        refused = _refused(skops.get_untrusted_types(file=path))
         if refused:
             raise ModelError(
                 f"The {type(model).__name__} model holds types outside Shipyard's allow-list "
@@ -124,24 +170,19 @@ class SklearnFlavor:
         return {"file": _FILE}
 
     def load(self, folder: Path, details: Mapping[str, Any], *, trusted: bool) -> object:
-        skops_io = require("skops.io", install="skops")
-        from skops.io.exceptions import UntrustedTypesFoundException
-
+        skops = skops_io()
         path = detail_file(folder, details)
-        if trusted:
-            found = skops_io.get_untrusted_types(file=path)
-            return skops_io.load(path, trusted=sorted(allowed_types() | set(found)))
-        try:
-            # skops audits the file against the list before it builds anything; auditing
-            # once here, not also up front, is a quarter of a load
-            return skops_io.load(path, trusted=_allowed_list())
-        except UntrustedTypesFoundException:
-            refused = _refused(skops_io.get_untrusted_types(file=path))
-        raise UnsafeModelError(
-            f"The sklearn model {path} asks for types outside Shipyard's allow-list: "
-            f"{', '.join(refused)}. Building them could run code of the file's choosing, "
-            "so it was not loaded."
-        )
+        # skops lists the file's types before it builds anything; with the list checked
+        # here, skops builds exactly the types Shipyard allows (or all, when trusted)
+        found = skops.get_untrusted_types(file=path)
+        refused = [] if trusted else _refused(found)
+        if refused:
+            raise UnsafeModelError(
+                f"The sklearn model {path} asks for types outside Shipyard's allow-list: "
+                f"{', '.join(refused)}. Building them could run code of the file's choosing, "
+                "so it was not loaded."
+            )
+        return skops.load(path, trusted=found)
 
     def library_version(self) -> str:
         import sklearn
@@ -153,4 +194,4 @@ class SklearnFlavor:
 
 
 def _refused(found: list[str]) -> list[str]:
-    return sorted(set(found) - allowed_types())
+    return sorted(name for name in found if not is_allowed(name))
