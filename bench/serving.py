@@ -363,6 +363,7 @@ def main() -> None:
         "which spends more CPU per request than either server and so caps both",
     )
     ap.add_argument("--seconds", type=float, default=5, help="duration of each wrk load")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of every side")
     ap.add_argument("--no-peer", action="store_true", help="measure Shipyard alone")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -372,19 +373,19 @@ def main() -> None:
 
     clock, out = H.CpuClock(), H.result_stream()
     folder = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    peer_python = None if args.no_peer else H.peers_python()
+    sides = {
+        "shipyard": lambda: run_shipyard(_fresh(folder), args, log_predictions=True),
+        "unlogged": lambda: run_shipyard(_fresh(folder), args, log_predictions=False),
+    }
+    if peer_python is not None:
+        sides["mlflow"] = lambda: run_mlflow(_fresh(folder), args, peer_python)
     try:
-        H.log("[serving] shipyard")
-        ours = run_shipyard(folder / "shipyard", args, log_predictions=True)
-        H.log("[serving] shipyard without the prediction log")
-        unlogged = run_shipyard(folder / "unlogged", args, log_predictions=False)
-        peer_python = None if args.no_peer else H.peers_python()
-        peer = None
-        if peer_python is not None:
-            H.log("[serving] mlflow")
-            (folder / "mlflow").mkdir()
-            peer = run_mlflow(folder / "mlflow", args, peer_python)
+        rounds = H.alternate(sides, args.rounds, label="serving")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    ours, unlogged = _median(rounds["shipyard"]), _median(rounds["unlogged"])
+    peer = _median(rounds["mlflow"]) if "mlflow" in rounds else None
     results: dict[str, Any] = {
         "params": vars(args),
         "shipyard": ours,
@@ -395,6 +396,25 @@ def main() -> None:
     if peer is None:
         results["peer_note"] = "--no-peer given" if args.no_peer else H.peers_missing_note()
     H.emit(out, "serving", results, clock=clock, peer_versions=peer and peer.pop("versions"))
+
+
+def _fresh(folder: Path) -> Path:
+    """A new empty folder for one server's project or model."""
+    return Path(tempfile.mkdtemp(dir=folder))
+
+
+def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every number over the rounds (other values from the first round)."""
+    merged: dict[str, Any] = {}
+    for key, first in results[0].items():
+        values = [result[key] for result in results]
+        if isinstance(first, dict):
+            merged[key] = _median(values)
+        elif isinstance(first, int | float) and not isinstance(first, bool):
+            merged[key] = H.rnd(H.median(values), 4)
+        else:
+            merged[key] = first
+    return merged
 
 
 def figures(ours: dict, unlogged: dict, peer: dict | None) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ clients, SIGTERM with a request in flight, and SIGKILL with the log being writte
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -161,3 +162,30 @@ def test_two_workers_share_the_port(project):
         for _ in range(10):
             answer = client.post("/v1/models/churn/predict", json={"records": rows(project)})
             assert answer.status_code == 200 and answer.json()["version"] == 1
+
+
+def test_tokens_from_credentials_pii_from_the_catalog_and_a_json_access_log(project):
+    configure(project, "auth_tokens: [web_app]\npii: {mode: mask}\n")
+    (project / "conf" / "local" / "credentials.yml").write_text("web_app: {token: s3cret}\n")
+    catalog = project / "conf" / "base" / "catalog.yml"
+    catalog.write_text(
+        catalog.read_text().replace(
+            "features:\n  type: parquet\n",
+            "features:\n  type: parquet\n  metadata: {pii: [tenure_months]}\n",
+        )
+    )
+    with serving(project) as (url, process), httpx.Client(base_url=url) as client:
+        body = {"records": rows(project, 2)}
+        assert client.post("/v1/models/churn/predict", json=body).status_code == 401
+        answer = client.post(
+            "/v1/models/churn/predict", json=body, headers={"authorization": "Bearer s3cret"}
+        )
+        assert answer.status_code == 200
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    access = [json.loads(line) for line in stderr.splitlines() if line.startswith('{"request_id"')]
+    assert {"request_id", "method", "path", "status", "ms"} <= set(access[-1])
+    assert [entry["status"] for entry in access if entry["path"].endswith("/predict")] == [401, 200]
+    logged = read_log(project / "data" / "09_logs" / "predictions")
+    assert logged["input.tenure_months"].tolist() == ["***", "***"]
+    assert logged["input.monthly_charges"].notna().all()
