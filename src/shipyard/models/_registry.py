@@ -36,6 +36,7 @@ from shipyard.objects import Digest, ObjectStore, VersionIndex, build_tree, hash
 if TYPE_CHECKING:
     from shipyard.metadata import MetadataStore
     from shipyard.models._evaluate import Scorer
+    from shipyard.project import Session
 
 __all__ = ["ModelRegistry", "Promotion"]
 
@@ -92,12 +93,17 @@ class ModelRegistry:
     ) -> ModelRegistry:
         """The registry of the project at or above ``path``, with its governance config
         and its catalog for evaluating models (tracked in ``$SHIPYARD_DB`` when set)."""
+        from shipyard.project import Session
+
+        return cls.for_session(Session.open(path, env=env), user=user)
+
+    @classmethod
+    def for_session(cls, session: Session, *, user: str | None = None) -> ModelRegistry:
+        """The registry of an open project session (see :meth:`for_project`)."""
         from shipyard.models._card_data import pii_columns
         from shipyard.models._evaluate import CatalogScorer
-        from shipyard.project import Session
         from shipyard.tracking._stores import tracking_for
 
-        session = Session.open(path, env=env)
         tracking = tracking_for(session.settings.project_root)
         assert tracking is not None  # a project always has a store
         versioning = session.versioning

@@ -133,7 +133,7 @@ class ModelServer:
 
         session = Session.open(project, env=env)
         config = parse_serving_config(session.config.get("serving"))
-        registry = ModelRegistry.for_project(session.settings.project_root, env=env)
+        registry = ModelRegistry.for_session(session)
         credentials = session.config.credentials
         tokens = frozenset(_secret(credentials, name, "token") for name in config.auth_tokens)
         root = session.settings.project_root
