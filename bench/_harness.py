@@ -23,9 +23,11 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -230,6 +232,18 @@ def result_stream() -> TextIO:
     os.dup2(2, 1)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     return out
+
+
+def measure_in_temp_folder(prefix: str, side: Callable[[Path], Mapping[str, Any]]) -> None:
+    """A worker's whole life: run ``side`` in a new temp folder (removed afterwards) and
+    print what it returns as the one result line."""
+    out = result_stream()
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        result = side(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print_result(out, result)
 
 
 def print_result(out: TextIO, payload: Mapping[str, Any]) -> None:

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -117,14 +115,10 @@ def mlflow_side(folder: Path, loads: int) -> dict[str, Any]:
 
 
 def worker(args: argparse.Namespace) -> None:
-    out = H.result_stream()
-    folder = Path(tempfile.mkdtemp(prefix=f"bench-model-load-{args.worker}-"))
-    try:
-        side = shipyard_side if args.worker == "shipyard" else mlflow_side
-        result = side(folder, args.loads)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    H.print_result(out, result)
+    side = shipyard_side if args.worker == "shipyard" else mlflow_side
+    H.measure_in_temp_folder(
+        f"bench-model-load-{args.worker}-", lambda folder: side(folder, args.loads)
+    )
 
 
 def main() -> None:
