@@ -171,9 +171,16 @@ class SklearnFlavor:
 
     def load(self, folder: Path, details: Mapping[str, Any], *, trusted: bool) -> object:
         skops = skops_io()
+        from skops.io.exceptions import UntrustedTypesFoundException
+
         path = detail_file(folder, details)
-        # skops lists the file's types before it builds anything; with the list checked
-        # here, skops builds exactly the types Shipyard allows (or all, when trusted)
+        if not trusted:
+            # skops audits the file against the list before it builds anything. Types
+            # judged allowed before usually cover a model loaded again: one audit, not two.
+            try:
+                return skops.load(path, trusted=_ALLOWED_SO_FAR.names())
+            except UntrustedTypesFoundException:
+                pass
         found = skops.get_untrusted_types(file=path)
         refused = [] if trusted else _refused(found)
         if refused:
@@ -193,5 +200,25 @@ class SklearnFlavor:
         return ["scikit-learn", "skops"]
 
 
+class _AllowedSoFar:
+    """The type names :func:`is_allowed` accepted in this process, as skops' list."""
+
+    def __init__(self) -> None:
+        self._names: list[str] = sorted(_INTERNAL_TYPES)
+
+    def names(self) -> list[str]:
+        return self._names
+
+    def add(self, names: list[str]) -> None:
+        new = set(names) - set(self._names)
+        if new:
+            self._names = sorted(new.union(self._names))
+
+
+_ALLOWED_SO_FAR = _AllowedSoFar()
+
+
 def _refused(found: list[str]) -> list[str]:
-    return sorted(name for name in found if not is_allowed(name))
+    refused = sorted(name for name in found if not is_allowed(name))
+    _ALLOWED_SO_FAR.add([name for name in found if name not in refused])
+    return refused
