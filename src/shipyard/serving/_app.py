@@ -17,6 +17,7 @@ a 500 carrying the request id, logged with its traceback, and the server stays u
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import logging
 import re
@@ -87,6 +88,9 @@ def create_app(server: ModelServer) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if server.current is None:
             await run_in_threadpool(server.load)
+        # Everything imported and loaded so far lives as long as the server: moving it out
+        # of the collector's sight keeps full collections from pausing requests.
+        gc.freeze()
         server.start_logs()
         watcher = asyncio.create_task(_watch(server, endpoint.metrics)) if server.watched else None
         endpoint.ready = True
