@@ -79,18 +79,21 @@ _PREDICT_BODY = {
 }
 
 
-def create_app(server: ModelServer) -> FastAPI:
+def create_app(server: ModelServer, *, own_process: bool = False) -> FastAPI:
     """The ASGI app serving ``server``'s model; the model is loaded at startup (``/ready``
-    answers 503 until then) and the logs are flushed at shutdown."""
+    answers 503 until then) and the logs are flushed at shutdown. ``own_process``: the
+    process exists to serve (``shipyard serve``), so everything loaded at startup is
+    moved out of the garbage collector's sight (``gc.freeze``)."""
     endpoint = _Endpoint(server)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if server.current is None:
             await run_in_threadpool(server.load)
-        # Everything imported and loaded so far lives as long as the server: moving it out
-        # of the collector's sight keeps full collections from pausing requests.
-        gc.freeze()
+        if own_process:
+            # Everything imported and loaded so far lives as long as the server: out of
+            # the collector's sight, full collections no longer pause requests for long.
+            gc.freeze()
         server.start_logs()
         watcher = asyncio.create_task(_watch(server, endpoint.metrics)) if server.watched else None
         endpoint.ready = True

@@ -77,7 +77,8 @@ def serve(
     if workers == 1:
         served = server.load()
         _announce(served.name, served.version, host, port, workers)
-        config = uvicorn.Config(create_app(server), host=host, port=port, **UVICORN_SETTINGS)
+        app = create_app(server, own_process=True)
+        config = uvicorn.Config(app, host=host, port=port, **UVICORN_SETTINGS)
         uvicorn.Server(config).run()
         return
     record = server.registry.resolve(server.ref)  # fail here, not once in every worker
@@ -103,7 +104,7 @@ def app_from_environment() -> FastAPI:
     server: ModelServer = ModelServer.for_project(
         settings["ref"], settings["project"], env=settings["env"]
     )
-    return create_app(server)
+    return create_app(server, own_process=True)
 
 
 @contextmanager
