@@ -21,7 +21,6 @@ from shipyard.objects import ObjectStore, VersionIndex
 from shipyard.serving import ModelServer
 from shipyard.serving._config import ServingConfig
 from shipyard.serving._log import FeedbackLog, PredictionLog
-from shipyard.serving._run import running
 
 COLUMNS = [f"f{i}" for i in range(6)]
 FEATURES = ["tenure", "charges", "plan"]
@@ -120,8 +119,3 @@ def make_server(registry, tmp_path) -> Callable[..., ModelServer]:
         )
 
     return make
-
-
-def live(server: ModelServer):
-    """``server``'s app answering real HTTP on a free loopback port; yields its base URL."""
-    return running(server)

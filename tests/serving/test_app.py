@@ -11,10 +11,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from tests.serving.conftest import COLUMNS, live, register_model, training_frame
+from tests.serving.conftest import COLUMNS, register_model, training_frame
 
 from shipyard.models import package
 from shipyard.serving._log import read_log
+from shipyard.serving._run import running
 
 
 def records(n: int = 3, seed: int = 5) -> list[dict[str, float]]:
@@ -44,7 +45,7 @@ def test_predict_answers_every_body_form_with_ids_and_version(champion, make_ser
             }
         ),
     ]
-    with live(make_server()) as url, httpx.Client(base_url=url) as client:
+    with running(make_server()) as url, httpx.Client(base_url=url) as client:
         for body in bodies:
             response = client.post("/v1/models/churn/predict", **body)
             assert response.status_code == 200, response.text
@@ -62,7 +63,7 @@ def test_predict_answers_every_body_form_with_ids_and_version(champion, make_ser
 
 def test_refusals_name_the_problem_and_never_500(champion, make_server):
     server = make_server(max_body_bytes=200_000, max_rows=1_000)
-    with live(server) as url, httpx.Client(base_url=url) as client:
+    with running(server) as url, httpx.Client(base_url=url) as client:
 
         def post(content, content_type="application/json"):
             return client.post(
@@ -116,7 +117,7 @@ def test_a_model_that_raises_gives_500_with_the_request_id(registry, make_server
     package(Fragile(), example=X.head(), flavor="python").save(folder)
     version = registry.register("churn", folder).version
     registry.trust("churn", version)
-    with live(make_server(f"churn:{version}")) as url, httpx.Client(base_url=url) as client:
+    with running(make_server(f"churn:{version}")) as url, httpx.Client(base_url=url) as client:
         row = records(1)
         row[0]["f0"] = 1_000.0
         failed = client.post("/v1/models/churn/predict", json={"records": row})
@@ -136,7 +137,7 @@ def test_open_inference_protocol(champion, make_server, registry):
             for name in COLUMNS
         ],
     }
-    with live(make_server()) as url, httpx.Client(base_url=url) as client:
+    with running(make_server()) as url, httpx.Client(base_url=url) as client:
         answer = client.post("/v2/models/churn/infer", json=body).json()
         assert answer["id"] == "req-1" and answer["model_name"] == "churn"
         (output,) = answer["outputs"]
@@ -149,7 +150,7 @@ def test_open_inference_protocol(champion, make_server, registry):
 
 def test_predictions_and_feedback_are_logged(champion, make_server, tmp_path):
     server = make_server()
-    with live(server) as url, httpx.Client(base_url=url) as client:
+    with running(server) as url, httpx.Client(base_url=url) as client:
         answer = client.post("/v1/models/churn/predict", json={"records": records(3)}).json()
         feedback = client.post(
             "/v1/feedback", json={"request_id": answer["request_id"], "row": 0, "label": 1}
@@ -171,7 +172,7 @@ def test_predictions_and_feedback_are_logged(champion, make_server, tmp_path):
 
 
 def test_operational_routes(champion, make_server):
-    with live(make_server()) as url, httpx.Client(base_url=url) as client:
+    with running(make_server()) as url, httpx.Client(base_url=url) as client:
         assert client.get("/health").json() == {"status": "ok"}
         assert client.get("/ready").json()["version"] == champion
         described = client.get("/v1/models/churn").json()
@@ -188,7 +189,7 @@ def test_operational_routes(champion, make_server):
 
 def test_bearer_tokens_and_cors(champion, make_server):
     server = make_server(tokens={"s3cret"}, cors_origins=("https://app.example",))
-    with live(server) as url, httpx.Client(base_url=url) as client:
+    with running(server) as url, httpx.Client(base_url=url) as client:
         body = {"records": records(1)}
         refused = client.post("/v1/models/churn/predict", json=body)
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
@@ -204,7 +205,7 @@ def test_bearer_tokens_and_cors(champion, make_server):
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == "https://app.example"
         assert client.get("/health").status_code == 200  # probes need no token
-    with live(make_server()) as url:
+    with running(make_server()) as url:
         plain = httpx.post(
             f"{url}/v1/models/churn/predict", json=body, headers={"origin": "https://evil.example"}
         )
@@ -220,7 +221,7 @@ def test_log_write_failures_keep_serving_and_are_counted(champion, registry, tmp
     blocker.write_text("a file where the log's folder should be")
     log = PredictionLog(blocker / "predictions", flush_interval_s=0.05)
     server = ModelServer("churn@champion", registry, prediction_log=log)
-    with live(server) as url, httpx.Client(base_url=url) as client:
+    with running(server) as url, httpx.Client(base_url=url) as client:
         for _ in range(5):
             assert client.post("/v1/models/churn/predict", json={"records": records(2)}).is_success
         deadline = time.monotonic() + 10
@@ -251,7 +252,7 @@ def test_the_alias_moves_under_load_and_no_request_fails(champion, make_server, 
                 else:
                     versions.append(response.json()["version"])
 
-    with live(server) as url:
+    with running(server) as url:
         clients = [threading.Thread(target=hammer, args=(url, versions)) for versions in seen]
         for thread in clients:
             thread.start()

@@ -36,6 +36,7 @@ from shipyard.errors import SignatureError
 from shipyard.ids import new_id
 from shipyard.serving._batching import Batcher
 from shipyard.serving._codec import (
+    V2_DATATYPES,
     Limits,
     decode_frame,
     decode_v2,
@@ -59,6 +60,7 @@ THREAD_BYTES = 128 * 1024
 #: Bodies up to this size try the numeric fast path (a few dozen rows); it checks each
 #: value in Python, which the codec's vectorised path beats for larger batches.
 FAST_PATH_BYTES = 16 * 1024
+_V2_NAMES = {dtype: name for name, dtype in V2_DATATYPES.items()}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _JSON = "application/json"
 _PREDICT_BODY = {
@@ -296,7 +298,11 @@ class _Endpoint:
         signature = served.model.signature
         tensors = {
             part: [
-                {"name": column.name, "datatype": _v2_datatype(column.dtype), "shape": [-1]}
+                {
+                    "name": column.name,
+                    "datatype": _V2_NAMES.get(column.dtype, "BYTES"),
+                    "shape": [-1],
+                }
                 for column in (getattr(signature, part) if signature else ())
             ]
             for part in ("inputs", "outputs")
@@ -489,15 +495,6 @@ def _predictions_field(columns: dict[str, list[Any]]) -> Any:
         return next(iter(columns.values()))
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
-
-
-def _v2_datatype(dtype: str) -> str:
-    if dtype == "bool":
-        return "BOOL"
-    for prefix, name in (("uint", "UINT"), ("int", "INT"), ("float", "FP")):
-        if dtype.startswith(prefix):
-            return name + dtype[len(prefix) :]
-    return "BYTES"
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -107,7 +107,8 @@ _VALUE_DTYPES = {str: "string", int: "int64", float: "float64", bool: "bool"}
 _BOOL_TEXTS = dict.fromkeys(["true", "True", "TRUE", "false", "False", "FALSE", "1", "0"])
 _MAX_SHOWN = 5  # problems quoted in a 422 message; the details hold them all
 
-_V2_DTYPES = {
+#: Open Inference Protocol datatypes and the signature dtypes they carry.
+V2_DATATYPES = {
     "BOOL": "bool",
     **{f"INT{bits}": f"int{bits}" for bits in (8, 16, 32, 64)},
     **{f"UINT{bits}": f"uint{bits}" for bits in (8, 16, 32, 64)},
@@ -939,9 +940,9 @@ def _v2_tensor(tensor: Any, limits: Limits) -> tuple[str, list[int], str, list[A
         or any(type(size) is not int or size < 0 for size in shape)
     ):
         raise _v2_malformed(f'input {name!r} needs a "shape" [n] or [n, k] of counts')
-    if not isinstance(datatype, str) or datatype not in _V2_DTYPES:
+    if not isinstance(datatype, str) or datatype not in V2_DATATYPES:
         raise _v2_malformed(
-            f"input {name!r} has the datatype {datatype!r}; one of {', '.join(_V2_DTYPES)}"
+            f"input {name!r} has the datatype {datatype!r}; one of {', '.join(V2_DATATYPES)}"
         )
     _check_rows(shape[0], limits)  # before reading the data
     if not isinstance(data, list):
@@ -950,7 +951,7 @@ def _v2_tensor(tensor: Any, limits: Limits) -> tuple[str, list[int], str, list[A
         data = list(chain.from_iterable(data))
     if len(data) != math.prod(shape):
         raise _v2_malformed(f"input {name!r} has shape {shape} but {len(data)} value(s)")
-    dtype = _V2_DTYPES[datatype]
+    dtype = V2_DATATYPES[datatype]
     wrong = set(map(type, data)) - _JSON_KINDS[dtype_family(dtype)]
     if wrong:
         row, value = next((i, v) for i, v in enumerate(data) if type(v) in wrong)

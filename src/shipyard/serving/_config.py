@@ -31,7 +31,7 @@ from typing import Any
 
 from shipyard.governance._config import ConfigPath
 
-__all__ = ["LogConfig", "PiiConfig", "ServingConfig", "parse_serving_config"]
+__all__ = ["PII_MODES", "LogConfig", "PiiConfig", "ServingConfig", "parse_serving_config"]
 
 DEFAULT_SOURCE = "conf/base/serving.yml"
 _DOCS = "docs/serving.md"
@@ -47,7 +47,8 @@ _TOP_KEYS = (
     "feedback_log",
     "pii",
 )
-_PII_MODES = ("drop", "mask", "hash")
+#: How columns the catalog tags as PII are written to the prediction log.
+PII_MODES = ("drop", "mask", "hash")
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,9 @@ def _pii(path: ConfigPath, value: Any) -> PiiConfig:
     entry = path.mapping(value or {}, hint="Write a mapping with mode: drop, mask or hash.")
     path.check_keys(entry, ("mode", "salt_credentials"))
     mode = path.key("mode").string(entry.get("mode", "drop"), hint="Write drop, mask or hash.")
-    if mode not in _PII_MODES:
+    if mode not in PII_MODES:
         raise path.key("mode").error(
-            f"unknown mode {mode!r}.", hint=f"Write one of: {', '.join(_PII_MODES)}."
+            f"unknown mode {mode!r}.", hint=f"Write one of: {', '.join(PII_MODES)}."
         )
     salt = entry.get("salt_credentials")
     if salt is not None:

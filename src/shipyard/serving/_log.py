@@ -81,10 +81,10 @@ import pyarrow.parquet as pq
 from shipyard.errors import ConfigError, DatasetError, ModelError, ShipyardError
 from shipyard.ids import new_id
 from shipyard.models._names import normalize_model_name
+from shipyard.serving._config import PII_MODES
 
 __all__ = ["PII_MODES", "FeedbackLog", "InputArray", "LogStats", "PredictionLog", "read_log"]
 
-PII_MODES = ("drop", "mask", "hash")
 #: A flush starts early once this many rows wait.
 FLUSH_ROWS = 50_000
 #: The context of blake3's key derivation: key = blake3(pii_salt, derive_key_context=...).

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.data._paths import local_path
-from shipyard.errors import ConfigError, ModelError, ShipyardError
+from shipyard.errors import (
+    ConfigError,
+    CredentialsError,
+    ModelError,
+    ShipyardError,
+    did_you_mean,
+)
 from shipyard.models._names import normalize_model_name
 from shipyard.models._package import LoadedModel, load_package
 from shipyard.models._uri import ModelRef, parse_model_ref
@@ -300,16 +306,15 @@ def _try_example(model: LoadedModel, record: ModelVersionRecord) -> None:
 
 def _secret(credentials: Mapping[str, Mapping[str, Any]], name: str, key: str) -> str:
     """``credentials[name][key]``, with an error naming the entry and the key."""
-    try:
-        entry = credentials[name]
-    except KeyError as exc:  # Credentials raise a CredentialsError naming the files
-        raise ConfigError(
-            f"serving.yml names the credentials entry '{name}', which does not exist.",
+    if name not in credentials:
+        raise CredentialsError(
+            f"serving.yml names the credentials entry '{name}', which does not exist."
+            + did_you_mean(name, list(credentials)),
             hint=f"Add '{name}: {{{key}: ...}}' to conf/local/credentials.yml.",
-        ) from exc
-    value = entry.get(key)
+        )
+    value = credentials[name].get(key)
     if not isinstance(value, str) or not value:
-        raise ConfigError(
+        raise CredentialsError(
             f"The credentials entry '{name}' has no '{key}'.",
             hint=f"Write '{name}: {{{key}: ...}}' in conf/local/credentials.yml.",
         )
