@@ -1,5 +1,5 @@
 """The metadata store: experiments, runs, params, metrics, artifacts, lineage, environments,
-and the model registry.
+the model registry, and monitoring windows with the actions they set off.
 
 One schema (:mod:`shipyard.metadata.schema`) on SQLite by default or PostgreSQL for teams,
 migrated by Alembic, and small repository modules of plain functions over a Connection::
@@ -21,6 +21,7 @@ from shipyard.metadata import (
     experiments,
     lineage,
     metrics,
+    monitoring,
     nodes,
     params,
     registry,
@@ -36,6 +37,7 @@ __all__ = [
     "experiments",
     "lineage",
     "metrics",
+    "monitoring",
     "nodes",
     "params",
     "registry",

@@ -34,6 +34,21 @@ The model registry (:mod:`shipyard.metadata.registry`):
   requests, approvals), listed by model and time.
 - ``promotion_requests``: promotions waiting for approvals (or closed), found by model and
   status; ``approvals`` holds who approved them, once per user.
+
+Monitoring (:mod:`shipyard.metadata.monitoring`):
+
+- ``monitoring_windows``: one row per analysed window of a model, its whole result as
+  JSON; a (model, start, end) window is analysed once. Listed by model and window end
+  (history, the latest window).
+- ``monitoring_columns``: one row per compared column of a window (input or prediction),
+  found by its window; a column's history is the model's windows (by model and end)
+  joined to this primary key, so it needs no index of its own.
+- ``monitoring_actions``: what a window set off (alert, retrain, evaluate, promote), in
+  order, with its status; found by status and kind (unfinished actions, cool-downs).
+
+Monitoring statistics: the float columns of these tables hold NULL for NaN and
+infinities on both engines (the stored result's JSON keeps infinities as "inf" text); a
+column's ``status`` keeps the verdict.
 """
 
 from __future__ import annotations
@@ -71,6 +86,9 @@ __all__ = [
     "model_events",
     "model_tags",
     "model_versions",
+    "monitoring_actions",
+    "monitoring_columns",
+    "monitoring_windows",
     "node_runs",
     "params",
     "promotion_requests",
@@ -322,4 +340,67 @@ approvals = Table(
     Column("role", NAME, nullable=False),
     Column("comment", Text, nullable=True),
     Column("at", UTC_TIME, nullable=False),
+)
+
+monitoring_windows = Table(
+    "monitoring_windows",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # No foreign key: a monitored model may be served from a package never registered here.
+    Column("model", NAME, nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("window_start", UTC_TIME, nullable=False),
+    Column("window_end", UTC_TIME, nullable=False),
+    Column("status", String(20), nullable=False),  # ok, drift, not_enough_data
+    Column("rows", BigInteger, nullable=False),
+    Column("drift_share", Float(precision=53), nullable=True),  # NULL if not finite
+    Column("dataset_drift", Boolean, nullable=False),
+    Column("result", JSON, nullable=False),  # MonitoringResult.to_dict()
+    Column("computed_at", UTC_TIME, nullable=False),
+    UniqueConstraint("model", "window_start", "window_end"),
+    Index(None, "model", "window_end"),
+)
+
+monitoring_columns = Table(
+    "monitoring_columns",
+    metadata,
+    Column(
+        "window_id",
+        ID,
+        ForeignKey("monitoring_windows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("role", String(20), primary_key=True),  # input or prediction
+    Column("column", KEY, primary_key=True),
+    Column("kind", String(20), nullable=False),  # numeric or categorical
+    Column("method", String(50), nullable=False),
+    Column("statistic", Float(precision=53), nullable=True),  # NULL: none, NaN or inf
+    Column("p_value", Float(precision=53), nullable=True),  # NULL: a distance, not a test
+    Column("threshold", Float(precision=53), nullable=False),
+    Column("status", String(20), nullable=False),  # ok, drift, not_enough_data, missing, empty
+    Column("current_rows", BigInteger, nullable=False),
+    Column("current_nulls", BigInteger, nullable=False),
+)
+
+monitoring_actions = Table(
+    "monitoring_actions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "window_id",
+        ID,
+        ForeignKey("monitoring_windows.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),  # 0, 1, ... in the order they run
+    Column("kind", String(20), nullable=False),  # alert, retrain, evaluate, promote
+    Column("status", String(20), nullable=False),  # pending, running, done, failed, skipped
+    # No foreign key: the run may be recorded in another store.
+    Column("run_id", ID, nullable=True),
+    Column("started_at", UTC_TIME, nullable=True),
+    Column("finished_at", UTC_TIME, nullable=True),
+    Column("details", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("window_id", "position"),
+    Index(None, "status", "kind", "finished_at"),
 )

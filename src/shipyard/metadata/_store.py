@@ -36,7 +36,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest revision in migrations/versions (a test checks Alembic agrees). Opening a
 #: store compares it with the stored one in plain SQL: Alembic (about 0.1 s to import
 #: and read its scripts) is only loaded when the two differ.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 # Per connection; WAL is a property of the file, set once by shipyard._sqlite.prepare.
 _SQLITE_PRAGMAS = (
     f"busy_timeout = {BUSY_TIMEOUT_S * 1000}",  # first: the pragmas below wait for it too
