@@ -12,9 +12,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from tests.serving.conftest import register_model, training_frame
 
+from shipyard.data._log_layout import log_root
 from shipyard.errors import PathOutsideProjectError
 from shipyard.models import load_package, package
-from shipyard.serving._server import _log_root, _matrix_predictor
+from shipyard.serving._server import _matrix_predictor
 
 
 def loaded(tmp_path, model, example):
@@ -61,8 +62,8 @@ def test_a_pinned_version_is_never_swapped(registry, tmp_path, make_server):
 def test_log_folders_stay_inside_the_project(tmp_path):
     catalog = {"prediction_log": {"type": "serving_log", "filepath": "../elsewhere"}}
     with pytest.raises(PathOutsideProjectError, match="outside the project"):
-        _log_root(tmp_path, catalog, "prediction_log")
-    assert _log_root(tmp_path, {}, "prediction_log") == tmp_path / "data/09_logs/prediction_log"
+        log_root(tmp_path, catalog, "prediction_log")
+    assert log_root(tmp_path, {}, "prediction_log") == tmp_path / "data/09_logs/prediction_log"
 
 
 def test_a_bare_name_follows_the_newest_version(registry, tmp_path, make_server):

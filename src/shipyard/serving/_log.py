@@ -67,7 +67,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -78,9 +78,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from shipyard.errors import ConfigError, DatasetError, ModelError, ShipyardError
+from shipyard.data._log_layout import (
+    HOUR_US,
+    TIMESTAMP,
+    check_model_name,
+    epoch_us,
+    hour_folder,
+    part_files,
+)
+from shipyard.errors import ConfigError, DatasetError, ShipyardError
 from shipyard.ids import new_id
-from shipyard.models._names import normalize_model_name
 from shipyard.serving._config import PII_MODES
 
 __all__ = ["PII_MODES", "FeedbackLog", "InputArray", "LogStats", "PredictionLog", "read_log"]
@@ -93,11 +100,6 @@ PII_MASK = "***"
 
 logger = logging.getLogger("shipyard.serving")
 
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_HOUR_US = 3_600_000_000
-_HOUR_FORMAT = "%Y-%m-%dT%H"
 # Sampling keeps a request when a mixed crc32 of its id falls below rate * 2**32: the same
 # decision in every process and replica, at a fraction of a microsecond.
 _GOLDEN = 0x9E3779B1
@@ -105,7 +107,7 @@ _MASK32 = 0xFFFFFFFF
 _MAX_WARNED = 1000
 # The columns both logs have: what read_log returns when nothing is logged.
 _COMMON_SCHEMA = pa.schema(
-    [("request_id", pa.string()), ("row", pa.int32()), ("timestamp", _TIMESTAMP)]
+    [("request_id", pa.string()), ("row", pa.int32()), ("timestamp", TIMESTAMP)]
 )
 _PARTITION_COLUMNS = ("model", "hour")
 # Integers and bools read back as pandas' nullable dtypes: a null never turns them to floats.
@@ -217,7 +219,7 @@ class _PartitionedLog(ABC):
 
     def _enqueue(self, model: str, rows: int, timestamp: Any, payload: Any) -> bool:
         if model not in self._checked_models:
-            _check_model_name(model)
+            check_model_name(model)
             self._checked_models.add(model)
         with self._lock:
             if self._closed or self._held_rows + rows > self._max_pending_rows:
@@ -246,11 +248,11 @@ class _PartitionedLog(ABC):
         groups: dict[tuple[str, int], list[tuple[int, int, Any]]] = {}
         for model, rows, timestamp, payload in batch:
             try:
-                timestamp_us = _epoch_us(timestamp)
+                timestamp_us = epoch_us(timestamp)
             except (TypeError, AttributeError, OverflowError) as exc:  # not a datetime
                 self._drop(rows, exc, failed_write=False)
                 continue
-            groups.setdefault((model, timestamp_us // _HOUR_US), []).append(
+            groups.setdefault((model, timestamp_us // HOUR_US), []).append(
                 (rows, timestamp_us, payload)
             )
         for (model, hour), entries in groups.items():
@@ -263,7 +265,7 @@ class _PartitionedLog(ABC):
         if table is None:
             return
         try:
-            _write_part_file(self.root / f"model={model}" / f"hour={_hour_name(hour)}", table)
+            _write_part_file(hour_folder(self.root, model, hour), table)
         except Exception as exc:  # disk full, a folder that cannot be made: the writer goes on
             self._drop(table.num_rows, exc, failed_write=True)
             return
@@ -426,7 +428,7 @@ class PredictionLog(_PartitionedLog):
             "row": pa.array((np.arange(int(counts.sum())) - starts[owner]).astype(np.int32)),
             "timestamp": pa.array(
                 np.fromiter((entry[1] for entry in entries), np.int64, len(entries))[owner],
-                _TIMESTAMP,
+                TIMESTAMP,
             ),
             "model_version": pa.array(np.array([p[1] for p in payloads], np.int32)[owner]),
             "latency_ms": pa.array(np.array([p[4] for p in payloads], np.float64)[owner]),
@@ -487,7 +489,7 @@ class FeedbackLog(_PartitionedLog):
                 "row": pa.array([entry[2][1] for entry in entries], pa.int32()),
                 "timestamp": pa.array(
                     np.fromiter((entry[1] for entry in entries), np.int64, len(entries)),
-                    _TIMESTAMP,
+                    TIMESTAMP,
                 ),
                 "label": pa.array([json.dumps(label) for label in labels], pa.string()),
                 "label_number": pa.array([_label_number(label) for label in labels], pa.float64()),
@@ -513,12 +515,11 @@ def read_log(
     """
     root = Path(root)
     if model is not None:
-        _check_model_name(model)
-    since_us = None if since is None else _epoch_us(since)
-    until_us = None if until is None else _epoch_us(until)
+        check_model_name(model)
+    since_us = None if since is None else epoch_us(since)
+    until_us = None if until is None else epoch_us(until)
     tables = [
-        _read_part(part, since_us, until_us)
-        for part in _part_files(root, model, since_us, until_us)
+        _read_part(part, since_us, until_us) for part in part_files(root, model, since_us, until_us)
     ]
     tables = [table for table in tables if table is not None and table.num_rows]
     if not tables:
@@ -528,27 +529,6 @@ def read_log(
     table = tables[0] if len(tables) == 1 else _concat(tables)
     table = table.sort_by([(name, "ascending") for name in ("timestamp", "request_id", "row")])
     return table.to_pandas(types_mapper=_NULLABLE_DTYPES.get)
-
-
-def _part_files(
-    root: Path, model: str | None, since_us: int | None, until_us: int | None
-) -> list[Path]:
-    model_folders = [root / f"model={model}"] if model else sorted(root.glob("model=*"))
-    parts = []
-    for model_folder in model_folders:
-        for hour_folder in sorted(model_folder.glob("hour=*")):
-            try:
-                hour_start = _epoch_us(
-                    datetime.strptime(hour_folder.name.removeprefix("hour="), _HOUR_FORMAT)
-                )
-            except ValueError:
-                continue  # not a folder this log wrote
-            if since_us is not None and hour_start + _HOUR_US <= since_us:
-                continue
-            if until_us is not None and hour_start >= until_us:
-                continue
-            parts.extend(sorted(hour_folder.glob("part-*.parquet")))
-    return parts
 
 
 def _read_part(part: Path, since_us: int | None, until_us: int | None) -> pa.Table | None:
@@ -566,10 +546,10 @@ def _read_part(part: Path, since_us: int | None, until_us: int | None) -> pa.Tab
         ) from exc
     timestamps = table.column("timestamp")
     if since_us is not None:
-        table = table.filter(pc.greater_equal(timestamps, pa.scalar(since_us, _TIMESTAMP)))
+        table = table.filter(pc.greater_equal(timestamps, pa.scalar(since_us, TIMESTAMP)))
         timestamps = table.column("timestamp")
     if until_us is not None:
-        table = table.filter(pc.less(timestamps, pa.scalar(until_us, _TIMESTAMP)))
+        table = table.filter(pc.less(timestamps, pa.scalar(until_us, TIMESTAMP)))
     return _with_partitions(
         table,
         part.parent.parent.name.removeprefix("model="),
@@ -731,29 +711,6 @@ def _label_number(label: Any) -> float | None:
         with suppress(OverflowError):
             return float(label)
     return None
-
-
-def _epoch_us(timestamp: Any) -> int:
-    """Microseconds since 1970 (UTC) of ``time.time_ns()`` or a datetime (naive = UTC)."""
-    if isinstance(timestamp, int):
-        return timestamp // 1000
-    if timestamp.tzinfo is None:
-        timestamp = timestamp.replace(tzinfo=UTC)
-    return (timestamp - _EPOCH) // _MICROSECOND
-
-
-def _hour_name(hour: int) -> str:
-    return time.strftime(_HOUR_FORMAT, time.gmtime(hour * 3600))
-
-
-def _check_model_name(model: str) -> None:
-    """Refuse a name that is not a stored model name: it becomes a folder name."""
-    if normalize_model_name(model) != model:
-        raise ModelError(
-            f"Model name {model!r} is not in its stored spelling "
-            f"{normalize_model_name(model)!r}; the log refuses it.",
-            hint="Log under the name the registry stores (lower case).",
-        )
 
 
 @atexit.register

@@ -21,9 +21,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.data._paths import local_path
+from shipyard.data._log_layout import log_root
 from shipyard.errors import (
-    ConfigError,
     CredentialsError,
     ModelError,
     ShipyardError,
@@ -154,7 +153,7 @@ class ModelServer:
                 else None
             )
             prediction_log = PredictionLog(
-                _log_root(root, catalog, config.prediction_log.dataset),
+                log_root(root, catalog, config.prediction_log.dataset),
                 flush_interval_s=config.prediction_log.flush_interval_s,
                 sample_rate=config.prediction_log.sample_rate,
                 pii=registry.pii,
@@ -165,7 +164,7 @@ class ModelServer:
             from shipyard.serving._log import FeedbackLog
 
             feedback_log = FeedbackLog(
-                _log_root(root, catalog, config.feedback_log.dataset),
+                log_root(root, catalog, config.feedback_log.dataset),
                 flush_interval_s=config.feedback_log.flush_interval_s,
             )
         return cls(
@@ -319,23 +318,6 @@ def _secret(credentials: Mapping[str, Mapping[str, Any]], name: str, key: str) -
             hint=f"Write '{name}: {{{key}: ...}}' in conf/local/credentials.yml.",
         )
     return value
-
-
-def _log_root(root: Path, catalog: Mapping[str, Mapping[str, Any]], dataset: str) -> Path:
-    """The folder of log ``dataset``: its catalog entry's filepath, else
-    ``data/09_logs/<dataset>``."""
-    entry = catalog.get(dataset)
-    if entry is None:
-        folder = root / "data" / "09_logs" / dataset
-        logger.info("No catalog entry '%s': logging to %s.", dataset, folder)
-        return folder
-    filepath = entry.get("filepath")
-    if not isinstance(filepath, str):
-        raise ConfigError(
-            f"The catalog entry '{dataset}' has no filepath.",
-            hint=f"Give '{dataset}' a filepath such as data/09_logs/{dataset}.",
-        )
-    return local_path(filepath, dataset, filepath, root, allow_outside=False)
 
 
 def served_name_matches(server: ModelServer, name: str) -> bool:
