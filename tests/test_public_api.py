@@ -25,6 +25,9 @@ PACKAGES = [
     "shipyard.tracking",
     "shipyard.models",
     "shipyard.governance",
+    "shipyard.serving",
+    "shipyard.monitoring",
+    "shipyard.monitoring.stats",
 ]
 
 
@@ -65,7 +68,8 @@ def test_top_level_api():
 
 def test_import_shipyard_is_light():
     code = (
-        "import sys, shipyard, shipyard.cli._app, shipyard.models, shipyard.models._hooks; "
+        "import sys, shipyard, shipyard.cli._app, shipyard.models, shipyard.models._hooks, "
+        "shipyard.monitoring; "
         "heavy = {'pandas', 'sklearn', 'sqlalchemy', 'omegaconf', 'pyarrow', 'numpy'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )

@@ -32,6 +32,8 @@ The tree::
     │   ├── UnsafeModelError       content that would run code when loaded, or types not allowed
     │   ├── SignatureError         data that does not match a model's input signature
     │   └── PromotionError         a promotion refused by its gates or waiting for approval
+    ├── MonitoringError            a window, profile, policy or action of monitoring cannot proceed
+    │   └── UnsafeUrlError         a webhook URL refused (scheme, or a private/metadata address)
     ├── PermissionDeniedError      the user's roles do not allow the action
     └── MissingDependencyError     an optional extra is not installed
 
@@ -61,6 +63,7 @@ __all__ = [
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "MonitoringError",
     "NodeError",
     "ObjectNotFoundError",
     "ObjectStoreError",
@@ -81,6 +84,7 @@ __all__ = [
     "UnsafeDataError",
     "UnsafeModelError",
     "UnsafePathError",
+    "UnsafeUrlError",
     "VersionNotFoundError",
     "did_you_mean",
 ]
@@ -320,6 +324,22 @@ class PromotionError(ModelError):
     """A promotion that its gates refused, or that waits for approvals."""
 
     hint = "`shipyard models show NAME` lists pending requests and the gates' results."
+
+
+class MonitoringError(ShipyardError):
+    """A monitoring window, reference profile, policy or action cannot proceed."""
+
+    hint = "docs/monitoring.md explains profiles, windows and monitoring.yml."
+
+
+class UnsafeUrlError(MonitoringError):
+    """A webhook URL that is not http(s), or that points at a link-local, private or
+    cloud-metadata address the policy does not allow."""
+
+    hint = (
+        "Use an http(s) URL of a public host, or set allow_private_addresses: true on the "
+        "alert in conf/base/monitoring.yml if the address is yours."
+    )
 
 
 class PermissionDeniedError(ShipyardError):

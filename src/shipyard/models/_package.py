@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
@@ -171,6 +171,7 @@ def package(
     flavor: str | None = None,
     requirements: list[str] | None = None,
     description: str | None = None,
+    reference_profile: bytes | SupportsToBytes | None = None,
 ) -> ModelPackage:
     """Package ``model`` (return this from a node whose output is a ``model`` dataset).
 
@@ -180,9 +181,14 @@ def package(
     otherwise). With an ``example``, the signature is inferred from it and from
     ``model.predict(example)``, and up to 20 of its rows are kept. Requirements default to
     the installed versions of what the flavor needs, numpy, pandas and shipyard.
+    ``reference_profile`` is what monitoring compares served data with: a profile from
+    :func:`shipyard.monitoring.reference_profile` (or its bytes); a repackaged
+    LoadedModel keeps its own unless another is given.
     """
     if isinstance(model, LoadedModel):
         flavor = flavor or model.flavor.name
+        if reference_profile is None:
+            reference_profile = model.reference_profile_bytes()
         model = model.raw
     chosen = get_flavor(flavor) if flavor is not None else flavor_for(model)
     if not chosen.handles(model):
@@ -201,7 +207,27 @@ def package(
         metrics=dict(_given(check_metrics, metrics or {})),
         requirements=list(requirements) if requirements is not None else _pinned(chosen),
         description=description,
+        reference_profile=_profile_bytes(reference_profile),
     )
+
+
+class SupportsToBytes(Protocol):
+    """A value that serialises itself, such as a monitoring profile."""
+
+    def to_bytes(self) -> bytes: ...
+
+
+def _profile_bytes(profile: bytes | SupportsToBytes | None) -> bytes | None:
+    if profile is None or isinstance(profile, bytes):
+        return profile
+    to_bytes = getattr(profile, "to_bytes", None)
+    if not callable(to_bytes):
+        raise ModelError(
+            f"A reference profile must be bytes or have to_bytes(), not a "
+            f"{type(profile).__name__}.",
+            hint="Pass shipyard.monitoring.reference_profile(training_inputs, ...).",
+        )
+    return to_bytes()
 
 
 def _given(check: Callable[[Any], Any], value: Any) -> Any:
@@ -355,6 +381,13 @@ class LoadedModel:
         if not callable(proba):
             raise AttributeError(f"The {self.flavor.name} model has no predict_proba.")
         return lambda df: proba(self._checked(df))
+
+    def reference_profile_bytes(self) -> bytes | None:
+        """The monitoring reference profile kept in the package (verified with the rest
+        of the package when it was loaded), or None when it has none."""
+        if self.manifest.reference_profile is None:
+            return None
+        return (self.folder / self.manifest.reference_profile).read_bytes()
 
     def input_example(self) -> pd.DataFrame | None:
         """The input example kept in the package, with its dtypes restored, or None."""
