@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.conftest import run_cli
+
+from shipyard.serving._run import free_port
 
 
 @pytest.fixture(scope="module")
@@ -25,3 +34,40 @@ def project(pristine, tmp_path) -> Path:
     copy = tmp_path / "churn"
     shutil.copytree(pristine, copy)
     return copy
+
+
+@contextmanager
+def serving(
+    project: Path, *args: str, model: str = "churn"
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``shipyard serve MODEL ARGS`` in ``project`` as a real process, once it is ready:
+    its URL and the process (killed at the end if still running)."""
+    port = free_port()
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("SHIPYARD_ENV", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shipyard", "serve", model, "--port", str(port), *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"the server exited: {process.stderr.read()}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not become ready"
+            time.sleep(0.05)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)

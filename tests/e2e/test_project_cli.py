@@ -121,12 +121,18 @@ def test_quickstart_runs_the_blueprint(tmp_path):
     assert "commit none" not in result.stdout
     # the champion answered real HTTP requests, every one of them logged, then stopped
     assert "the same endpoint with 5 customers as CSV" in said
+    # 7 rows from the serving stage, then 1,000 customers after the price rise
     logged = read_log(target / "data/09_logs/predictions")
-    assert len(logged) == 7 and set(logged["model_version"]) == {1}
-    assert len(read_log(target / "data/09_logs/feedback")) == 1
+    assert len(logged) == 7 + 1000 and set(logged["model_version"]) == {1}
+    assert len(read_log(target / "data/09_logs/feedback")) == 1 + 1000
     scored = pd.read_parquet(target / "data/07_model_output/scored.parquet")
     assert {"prediction", "request_id", "row", "model_version"} <= set(scored.columns)
     assert (target / "lineage.html").read_text().count("<rect") >= 10
+    # the loop closed: drift found, retrained, promoted, and the endpoint swapped
+    assert "input drift in monthly_charges" in said and ": degraded" in said
+    assert "action promote: done (v2 -> @champion: promoted)" in said
+    assert "the endpoint swapped to churn v2 without a restart" in said
+    assert "http" not in (target / "data/08_reporting/drift.html").read_text()
 
 
 def test_new_without_example_or_git_and_a_package_name(tmp_path):

@@ -4,20 +4,16 @@ clients, SIGTERM with a request in flight, and SIGKILL with the log being writte
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
 from tests.conftest import run_cli
+from tests.e2e.conftest import serving
 
 from shipyard.serving._log import read_log
 from shipyard.serving._run import free_port
@@ -31,39 +27,6 @@ def rows(project: Path, n: int = 3) -> list[dict]:
 
     example = load_model("churn", project=project).input_example()
     return example.head(n).to_dict(orient="records")
-
-
-@contextmanager
-def serving(project: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    port = free_port()
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("SHIPYARD_ENV", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shipyard", "serve", "churn", "--port", str(port), *args],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited: {process.stderr.read()}")
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.05)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
 
 
 def configure(project: Path, text: str) -> None:

@@ -612,8 +612,8 @@ def test_generated_configuration_loads_in_every_environment(
 
     importable(churn)
     base, prod = Session.open(churn.path), Session.open(churn.path, env="prod")
-    assert base.params["data"] == {"n_customers": 5000, "seed": 42}
-    assert prod.params["data"] == {"n_customers": 50000, "seed": 42}
+    assert base.params["data"] == {"n_customers": 5000, "seed": 42, "price_rise": 0.0}
+    assert prod.params["data"] == {"n_customers": 50000, "seed": 42, "price_rise": 0.0}
     assert prod.params["model"] == {"C": 0.5, "max_iter": 1000}
     persisted = {name for name in base.pipeline().datasets() if not name.startswith("params:")}
     assert persisted <= set(base.catalog.list())

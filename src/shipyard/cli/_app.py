@@ -18,6 +18,7 @@ from shipyard.cli import (
     _info,
     _lineage,
     _models,
+    _monitor,
     _new,
     _pipeline,
     _predict,
@@ -77,5 +78,6 @@ app.add_typer(_data.app, name="data")
 app.add_typer(_db.app, name="db")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
+app.add_typer(_monitor.app, name="monitor")
 app.command("lineage")(_lineage.lineage)
 _runs.app.command("reproduce")(_lineage.reproduce)

@@ -234,6 +234,126 @@ def _score_in_batch(context: _Context) -> None:
     )
 
 
+def _close_the_loop(context: _Context) -> None:
+    import json
+    import logging
+    import urllib.request
+    from datetime import UTC, datetime
+
+    from shipyard.cli._run import run_session
+    from shipyard.monitoring import Monitor
+    from shipyard.project import Session
+    from shipyard.serving import ModelServer
+    from shipyard.serving._run import running
+
+    # Prices rise by 30%: the latest extract of customers comes from a changed market.
+    market = Session.open(context.root, params={"data": {"price_rise": 0.3, "seed": 7}})
+    run_session(market, "data_processing", quiet=True)
+    customers, churned = market.catalog.load("X_test"), market.catalog.load("y_test")
+    say(
+        f"  prices rose by 30%: a new extract of {len(customers):,} customers "
+        "(data_processing with data.price_rise=0.3) is what the endpoint now sees"
+    )
+
+    def call(url: str, body: bytes | None = None) -> dict[str, Any]:
+        request = urllib.request.Request(url, body, {"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())
+
+    for name in ("shipyard.serving", "shipyard.serving.access", "shipyard.monitoring"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    server = ModelServer.for_project("models:/churn@champion", context.root)
+    started = datetime.now(UTC)
+    with running(server) as url:
+        served = call(f"{url}/v1/models/churn")["version"]
+        for first in range(0, len(customers), 100):
+            batch = customers.iloc[first : first + 100]
+            answer = call(
+                f"{url}/v1/models/churn/predict",
+                f'{{"records": {batch.to_json(orient="records")}}}'.encode(),
+            )
+            labels = churned["churned"].iloc[first : first + 100].tolist()
+            feedback = [
+                {"request_id": answer["request_id"], "row": row, "label": label}
+                for row, label in enumerate(labels)
+            ]
+            call(f"{url}/v1/feedback", json.dumps({"feedback": feedback}).encode())
+        say(
+            f"  {len(customers):,} of them scored by churn v{served} at {url}, and whether "
+            "each churned sent back through /v1/feedback"
+        )
+        _wait_for_logs(server, len(customers))
+        check = Monitor(context.session or Session.open(context.root), "churn@champion").check(
+            started, datetime.now(UTC)
+        )
+        result = check.result
+        drifted = ", ".join(result.drifted_columns[:4]) or "none"
+        say(
+            f"  shipyard monitor: {result.rows:,} rows; input drift in {drifted} "
+            f"({len(result.drifted_columns)} of {len(result.columns)} columns)"
+        )
+        if result.performance is not None:
+            accuracy = result.performance.metrics.get("accuracy")
+            baseline = result.performance.baseline.get("accuracy")
+            if accuracy is not None and baseline is not None:
+                say(
+                    f"  accuracy on the labelled traffic {accuracy.value:.3f} "
+                    f"(95% interval {accuracy.low:.3f}..{accuracy.high:.3f}) against "
+                    f"{baseline:.3f} at training: {result.performance.status}"
+                )
+        for action in check.actions:
+            say(f"  action {action.kind}: {action.status} {_action_outcome(action)}")
+        promoted = next(
+            (a.details or {} for a in check.actions if a.kind == "promote" and a.status == "done"),
+            {},
+        )
+        if promoted.get("outcome") == "promoted":
+            version = _wait_for_version(call, f"{url}/v1/models/churn", promoted["version"])
+            say(f"  the endpoint swapped to churn v{version} without a restart: the loop is closed")
+    report = context.root / "data" / "08_reporting" / "drift.html"
+    from shipyard.monitoring import write_report
+
+    write_report(result, report)
+    say(f"  the drift report: {report}")
+
+
+def _wait_for_logs(server: Any, rows: int, timeout_s: float = 30.0) -> None:
+    """Until the server's log writer has put ``rows`` rows on disk."""
+    deadline = time.monotonic() + timeout_s
+    while server.prediction_log.stats.written_rows < rows and time.monotonic() < deadline:
+        time.sleep(0.05)
+    while server.feedback_log.stats.written_rows < rows and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _wait_for_version(
+    call: Callable[[str], dict[str, Any]], url: str, version: int, timeout_s: float = 30.0
+) -> int:
+    deadline = time.monotonic() + timeout_s
+    served = call(url)["version"]
+    while served != version and time.monotonic() < deadline:
+        time.sleep(0.2)
+        served = call(url)["version"]
+    return served
+
+
+def _action_outcome(action: Any) -> str:
+    details = action.details or {}
+    if action.error:
+        return f"({action.error})"
+    if action.kind == "retrain":
+        return f"(run {details.get('run_id')} registered churn v{details.get('challenger')})"
+    if action.kind == "evaluate" and "challenger_value" in details:
+        return (
+            f"({details['metric']} of v{details['challenger']} "
+            f"{details['challenger_value']:.3f} against v{details['champion']} "
+            f"{details['champion_value']:.3f} on the recent labelled traffic)"
+        )
+    if action.kind == "promote":
+        return f"(v{details.get('version')} -> @{details.get('alias')}: {details.get('outcome')})"
+    return f"({details.get('reason')})" if details.get("reason") else ""
+
+
 def _next_steps(context: _Context) -> None:
     say(
         "\nWhere to look next:\n"
@@ -247,6 +367,8 @@ def _next_steps(context: _Context) -> None:
         "  shipyard models show churn@champion   # signature, metrics, lineage, history\n"
         "  shipyard serve models:/churn@champion  # the REST endpoint on port 8080\n"
         "  shipyard predict churn@champion -i new.parquet -o scored.parquet  # batch scoring\n"
+        "  shipyard monitor churn@champion --report drift.html   # drift of the last 24h\n"
+        "  shipyard monitor history churn  # drift over the checked windows, as a chart\n"
         '  pip install -e ".\\[test]" && pytest   # the project\'s own tests\n'
         "  notebooks/explore.ipynb         # explore the data through the catalog"
     )
@@ -261,4 +383,8 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("Promote the registered model to champion through its gates", _promote_model),
     ("Serve the champion over HTTP; every prediction is logged", _serve_model),
     ("Score a file in batch with the champion", _score_in_batch),
+    (
+        "Prices rise: monitoring finds the drift, retrains, and the endpoint swaps",
+        _close_the_loop,
+    ),
 ]
