@@ -5,6 +5,10 @@ retrains, evaluates and promotes; the running server swaps to the new champion."
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,3 +132,32 @@ def test_monitor_help_names_both_commands(project):
     assert "check" in text and "history" in text
     check = run_cli("monitor", "churn", "--help", cwd=project).stdout
     assert "--window" in check and "--watch" in check and "--once" in check
+
+
+def test_watch_checks_the_due_window_and_stops_cleanly_on_sigterm(project):
+    cli(project, "models", "promote", "churn", "1")
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shipyard", "monitor", "churn@champion", "--watch", "--every", "1h"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: "not_enough_data" in run_cli("monitor", "history", "churn", cwd=project).stdout,
+            "the first window to be checked",
+        )
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    said = " ".join(stderr.split())
+    assert "Watching churn@champion: one window per 1h" in said
+    assert "Stopped after 1 window(s)." in said
+    again = run_cli("monitor", "churn@champion", "--once", cwd=project)
+    assert again.returncode == 0 and "No window is due" in again.stderr
