@@ -23,11 +23,10 @@ from shipyard.monitoring._profile import (
     DatasetProfile,
     NumericProfile,
     ProfileAccumulator,
-    _Binner,
-    _Scratch,
     histogram,
     reference_profile,
 )
+from shipyard.monitoring._values import Binner, Scratch
 
 
 def frame(n: int, seed: int = 0) -> pd.DataFrame:
@@ -112,7 +111,7 @@ def test_the_fast_binner_agrees_with_searchsorted(reference, current, bins):
     search = edges.copy()
     search[-1] = np.nextafter(search[-1], np.inf)
     values = np.array([*current, *edges, *np.nextafter(edges, np.inf)], dtype=np.float64)
-    got = _Binner(edges).index(values, _Scratch())
+    got = Binner(edges).index(values, Scratch())
     assert np.array_equal(got, np.searchsorted(search, values, side="right"))
 
 
