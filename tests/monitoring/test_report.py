@@ -396,7 +396,7 @@ def test_summary_shows_the_window_numbers_and_notes():
     page = Page(render_html(result))
     text = page.all_text
     assert "Drift report: churn & <friends> v3" in text
-    assert "2024-05-01 00:00 → 2024-05-02 00:00 (24 h)" in text
+    assert "2024-05-01 00:00 → 2024-05-02 00:00 (24h)" in text
     assert "10,000" in text
     # 6 columns have a verdict (missing, not_enough_data and empty have none), 3 drifted.
     assert "3 of 6 compared (50.0%); dataset drift from 50.0% — reached" in text

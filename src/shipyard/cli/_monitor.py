@@ -7,6 +7,7 @@ the windows checked so far. The first word picks the command, so a model named
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,7 +182,8 @@ def check(
         item = CheckResult(result=monitor.analyse(start, end))
     else:
         item = _checking(monitor, start, end, act=not no_actions, quiet=quiet)
-    _show(item, quiet=quiet)
+    # with --json -, stdout holds the JSON document and nothing else
+    _show(item, quiet=quiet or json_file == "-")
     _write_outputs(item.result, monitor, report=report, json_file=json_file)
 
 
@@ -253,7 +255,10 @@ def history(
                 for p in points
             ],
         )
-        series = [Series(feature, [(_hours(p.window_end), p.statistic or 0.0) for p in points])]
+        first = points[0].window_end
+        series = [
+            Series(feature, [(_hours(p.window_end, first), _or_nan(p.statistic)) for p in points])
+        ]
         title = f"{monitor.name}: {feature} drift statistic by window"
     else:
         print_table(
@@ -270,12 +275,15 @@ def history(
                 for w in windows
             ],
         )
-        series = [Series("drifted share", [(_hours(w.window_end), w.drift_share) for w in windows])]
+        first = windows[0].window_end if windows else datetime.now(UTC)
+        series = [
+            Series("drifted share", [(_hours(w.window_end, first), w.drift_share) for w in windows])
+        ]
         title = f"{monitor.name}: share of drifted input columns by window"
     if not windows:
         say(f"No window of {monitor.name} was checked yet: run `shipyard monitor {model}`.")
         return
-    svg = render_svg(series, title=title, x_label="hours since the epoch (UTC)")
+    svg = render_svg(series, title=title, x_label=f"hours after {first:%Y-%m-%d %H:%M} UTC")
     if output is None:
         output = monitor.session.settings.shipyard_dir / "plots" / f"drift-{monitor.name}.svg"
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -392,8 +400,13 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def _hours(moment: datetime) -> float:
-    return moment.timestamp() / 3600
+def _or_nan(value: float | None) -> float:
+    """A point of a chart: NaN (a gap in the line) for a window without a statistic."""
+    return math.nan if value is None else value
+
+
+def _hours(moment: datetime, start: datetime) -> float:
+    return (moment - start).total_seconds() / 3600
 
 
 def _window_dict(window: Any) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 
 from shipyard.__about__ import __version__
 from shipyard.errors import MonitoringError
 from shipyard.monitoring import _plots
+from shipyard.monitoring._config import format_duration
 from shipyard.monitoring._result import ColumnDrift, MonitoringResult, PerformanceResult
 
 __all__ = ["render_html", "report_json", "write_report"]
@@ -347,8 +348,9 @@ def _utc(moment: datetime, *, seconds: bool = False) -> str:
 
 
 def _window(start: datetime, end: datetime) -> str:
-    hours = (end - start).total_seconds() / 3600
-    return f"{_utc(start)} → {_utc(end)} ({hours:g} h)"
+    exact = bool(start.second or end.second)  # an ad-hoc window: show its seconds
+    length = format_duration(timedelta(seconds=max(round((end - start).total_seconds()), 1)))
+    return f"{_utc(start, seconds=exact)} → {_utc(end, seconds=exact)} ({length})"
 
 
 def _num(value: float | None, digits: int = 4) -> str:
