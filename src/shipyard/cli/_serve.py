@@ -18,7 +18,8 @@ def serve(
             metavar="MODEL",
             help="The model to serve: models:/churn@champion, churn:3, or churn (the newest "
             "version). An alias or a bare name is watched: when it moves, the new version "
-            "is swapped in without a restart.",
+            "is swapped in without a restart. A bundle folder (what `shipyard deploy "
+            "docker` puts in an image) is served without a project.",
             show_default=False,
         ),
     ],

@@ -69,11 +69,10 @@ def serve(
     import uvicorn
 
     from shipyard.serving._app import create_app
-    from shipyard.serving._server import ModelServer
 
     configure_logging(log_level)
     root = str(Path(project or Path.cwd()).resolve())
-    server = ModelServer.for_project(ref, root, env=env)
+    server = _server(ref, root, env)
     if workers == 1:
         served = server.load()
         _announce(served.name, served.version, host, port, workers)
@@ -97,14 +96,22 @@ def serve(
 def app_from_environment() -> FastAPI:
     """The app of one worker process, from the settings ``serve`` left in the environment."""
     from shipyard.serving._app import create_app
-    from shipyard.serving._server import ModelServer
 
     settings = json.loads(os.environ[_SETTINGS_VARIABLE])
     configure_logging("info")
-    server: ModelServer = ModelServer.for_project(
-        settings["ref"], settings["project"], env=settings["env"]
+    return create_app(
+        _server(settings["ref"], settings["project"], settings["env"]), own_process=True
     )
-    return create_app(server, own_process=True)
+
+
+def _server(ref: str, project: str, env: str | None) -> ModelServer:
+    """A server of a bundle folder (what an image carries), else of a registered model."""
+    from shipyard.models._bundle import is_bundle
+    from shipyard.serving._server import ModelServer
+
+    if is_bundle(ref):
+        return ModelServer.for_bundle(ref)
+    return ModelServer.for_project(ref, project, env=env)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ swapped in without a restart. A pinned version (``churn:3``) is never swapped.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+import yaml
 
 from shipyard.data._log_layout import log_root
 from shipyard.errors import (
@@ -40,7 +43,12 @@ if TYPE_CHECKING:
     from shipyard.models._registry import ModelRegistry
     from shipyard.serving._log import FeedbackLog, PredictionLog
 
-__all__ = ["ModelServer", "Served"]
+__all__ = ["CREDENTIALS_FILE_VARIABLE", "LOG_DIR_VARIABLE", "ModelServer", "Served"]
+
+#: A served bundle's log folder (default: ``<bundle>/logs``).
+LOG_DIR_VARIABLE = "SHIPYARD_LOG_DIR"
+#: The YAML credentials file of a served bundle (tokens, the PII salt).
+CREDENTIALS_FILE_VARIABLE = "SHIPYARD_CREDENTIALS_FILE"
 
 logger = logging.getLogger("shipyard.serving")
 
@@ -98,6 +106,16 @@ class Served:
         }
 
 
+class ModelSource(Protocol):
+    """Where a server finds its versions: the registry, or a bundle of one version."""
+
+    pii: dict[str, str]
+
+    def resolve(self, ref: str | ModelRef) -> ModelVersionRecord: ...
+
+    def package_folder(self, record: ModelVersionRecord) -> Path: ...
+
+
 class ModelServer:
     """Serves ``ref`` from ``registry``; ``load()`` before the first request.
 
@@ -108,7 +126,7 @@ class ModelServer:
     def __init__(
         self,
         ref: str | ModelRef,
-        registry: ModelRegistry,
+        registry: ModelRegistry | ModelSource,
         *,
         config: ServingConfig | None = None,
         tokens: frozenset[str] = frozenset(),
@@ -143,37 +161,39 @@ class ModelServer:
         tokens = frozenset(_secret(credentials, name, "token") for name in config.auth_tokens)
         root = session.settings.project_root
         catalog = session.config.catalog
-        prediction_log = feedback_log = None
-        if config.prediction_log.enabled:
-            from shipyard.serving._log import PredictionLog
-
-            salt = (
-                _secret(credentials, config.pii.salt_credentials, "salt").encode()
-                if config.pii.salt_credentials
-                else None
-            )
-            prediction_log = PredictionLog(
-                log_root(root, catalog, config.prediction_log.dataset),
-                flush_interval_s=config.prediction_log.flush_interval_s,
-                sample_rate=config.prediction_log.sample_rate,
-                pii=registry.pii,
-                pii_mode=config.pii.mode,
-                pii_salt=salt,
-            )
-        if config.feedback_log.enabled:
-            from shipyard.serving._log import FeedbackLog
-
-            feedback_log = FeedbackLog(
-                log_root(root, catalog, config.feedback_log.dataset),
-                flush_interval_s=config.feedback_log.flush_interval_s,
-            )
         return cls(
             ref,
             registry,
             config=config,
             tokens=tokens,
-            prediction_log=prediction_log,
-            feedback_log=feedback_log,
+            **_logs(
+                config,
+                log_root(root, catalog, config.prediction_log.dataset),
+                log_root(root, catalog, config.feedback_log.dataset),
+                registry.pii,
+                credentials,
+            ),
+        )
+
+    @classmethod
+    def for_bundle(cls, folder: str | Path) -> ModelServer:
+        """A server of the model bundle in ``folder`` (what a Docker image carries): no
+        project and no registry. Its logs go to ``$SHIPYARD_LOG_DIR`` (default
+        ``<bundle>/logs``); credentials the bundle's serving.yml names come from the YAML
+        file ``$SHIPYARD_CREDENTIALS_FILE`` (mounted at run time, never in the image)."""
+        from shipyard.models._bundle import BundleSource
+
+        source = BundleSource(folder)
+        config = parse_serving_config(source.serving_config)
+        credentials = _bundle_credentials()
+        tokens = frozenset(_secret(credentials, name, "token") for name in config.auth_tokens)
+        logs = Path(os.environ.get(LOG_DIR_VARIABLE) or source.folder / "logs")
+        return cls(
+            f"{source.name}:{source.version}",
+            source,
+            config=config,
+            tokens=tokens,
+            **_logs(config, logs / "predictions", logs / "feedback", source.pii, credentials),
         )
 
     # --- the model ------------------------------------------------------------------
@@ -318,6 +338,60 @@ def _secret(credentials: Mapping[str, Mapping[str, Any]], name: str, key: str) -
             hint=f"Write '{name}: {{{key}: ...}}' in conf/local/credentials.yml.",
         )
     return value
+
+
+def _logs(
+    config: ServingConfig,
+    predictions: Path,
+    feedback: Path,
+    pii: Mapping[str, str],
+    credentials: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The prediction and feedback logs ``config`` enables, writing to these folders."""
+    from shipyard.serving._log import FeedbackLog, PredictionLog
+
+    logs: dict[str, Any] = {"prediction_log": None, "feedback_log": None}
+    if config.prediction_log.enabled:
+        salt = (
+            _secret(credentials, config.pii.salt_credentials, "salt").encode()
+            if config.pii.salt_credentials
+            else None
+        )
+        logs["prediction_log"] = PredictionLog(
+            predictions,
+            flush_interval_s=config.prediction_log.flush_interval_s,
+            sample_rate=config.prediction_log.sample_rate,
+            pii=pii,
+            pii_mode=config.pii.mode,
+            pii_salt=salt,
+        )
+    if config.feedback_log.enabled:
+        logs["feedback_log"] = FeedbackLog(
+            feedback, flush_interval_s=config.feedback_log.flush_interval_s
+        )
+    return logs
+
+
+def _bundle_credentials() -> Mapping[str, Mapping[str, Any]]:
+    """The credentials of a served bundle: the YAML file named by
+    ``$SHIPYARD_CREDENTIALS_FILE`` (a mounted secret), or none."""
+    path = os.environ.get(CREDENTIALS_FILE_VARIABLE)
+    if not path:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CredentialsError(
+            f"${CREDENTIALS_FILE_VARIABLE} names {path}, which cannot be read: {exc}",
+            hint="Mount the credentials file (a Kubernetes Secret or a compose secret) "
+            "at that path, as YAML: `entry: {token: ...}`.",
+        ) from exc
+    if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
+        raise CredentialsError(
+            f"The credentials file {path} must map entry names to mappings of keys.",
+            hint="Write it like conf/local/credentials.yml: `api_token: {token: ...}`.",
+        )
+    return data
 
 
 def served_name_matches(server: ModelServer, name: str) -> bool:
