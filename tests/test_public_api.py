@@ -28,6 +28,7 @@ PACKAGES = [
     "shipyard.serving",
     "shipyard.monitoring",
     "shipyard.monitoring.stats",
+    "shipyard.deploy",
 ]
 
 
@@ -69,7 +70,7 @@ def test_top_level_api():
 def test_import_shipyard_is_light():
     code = (
         "import sys, shipyard, shipyard.cli._app, shipyard.models, shipyard.models._hooks, "
-        "shipyard.monitoring; "
+        "shipyard.monitoring, shipyard.deploy; "
         "heavy = {'pandas', 'sklearn', 'sqlalchemy', 'omegaconf', 'pyarrow', 'numpy'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )

@@ -34,6 +34,7 @@ The tree::
     │   └── PromotionError         a promotion refused by its gates or waiting for approval
     ├── MonitoringError            a window, profile, policy or action of monitoring cannot proceed
     │   └── UnsafeUrlError         a webhook URL refused (scheme, or a private/metadata address)
+    ├── DeployError                an image cannot be built, or a deployment cannot be written
     ├── PermissionDeniedError      the user's roles do not allow the action
     └── MissingDependencyError     an optional extra is not installed
 
@@ -58,6 +59,7 @@ __all__ = [
     "CredentialsError",
     "DatasetError",
     "DatasetNotFoundError",
+    "DeployError",
     "MetadataError",
     "MissingDependencyError",
     "ModelError",
@@ -339,6 +341,16 @@ class UnsafeUrlError(MonitoringError):
     hint = (
         "Use an http(s) URL of a public host, or set allow_private_addresses: true on the "
         "alert in conf/base/monitoring.yml if the address is yours."
+    )
+
+
+class DeployError(ShipyardError):
+    """An image (or the Shipyard wheel it needs) cannot be built, or a deployment's files
+    cannot be written."""
+
+    hint = (
+        "Read the last lines above; the build context's README.md shows how to build it "
+        "by hand with `docker build`."
     )
 
 

@@ -15,6 +15,7 @@ from shipyard.cli import (
     _catalog,
     _data,
     _db,
+    _deploy,
     _info,
     _lineage,
     _models,
@@ -79,5 +80,6 @@ app.add_typer(_db.app, name="db")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 app.add_typer(_monitor.app, name="monitor")
+app.add_typer(_deploy.app, name="deploy")
 app.command("lineage")(_lineage.lineage)
 _runs.app.command("reproduce")(_lineage.reproduce)

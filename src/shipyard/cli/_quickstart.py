@@ -266,6 +266,7 @@ def _close_the_loop(context: _Context) -> None:
     started = datetime.now(UTC)
     with running(server) as url:
         served = call(f"{url}/v1/models/churn")["version"]
+        context.facts["champion"] = served
         for first in range(0, len(customers), 100):
             batch = customers.iloc[first : first + 100]
             answer = call(
@@ -309,6 +310,7 @@ def _close_the_loop(context: _Context) -> None:
         )
         if promoted.get("outcome") == "promoted":
             version = _wait_for_version(call, f"{url}/v1/models/churn", promoted["version"])
+            context.facts["champion"] = version
             say(f"  the endpoint swapped to churn v{version} without a restart: the loop is closed")
     report = context.root / "data" / "08_reporting" / "drift.html"
     from shipyard.monitoring import write_report
@@ -355,6 +357,7 @@ def _action_outcome(action: Any) -> str:
 
 
 def _next_steps(context: _Context) -> None:
+    champion = context.facts.get("champion", 1)
     say(
         "\nWhere to look next:\n"
         f"  cd {context.root}\n"
@@ -369,6 +372,9 @@ def _next_steps(context: _Context) -> None:
         "  shipyard predict churn@champion -i new.parquet -o scored.parquet  # batch scoring\n"
         "  shipyard monitor churn@champion --report drift.html   # drift of the last 24h\n"
         "  shipyard monitor history churn  # drift over the checked windows, as a chart\n"
+        f"  shipyard deploy docker churn@champion --tag churn:{champion}  # an image serving it\n"
+        "  shipyard deploy k8s churn@champion deploy/k8s   # Deployment, Service, HPA, CronJob\n"
+        "  shipyard deploy compose churn@champion deploy/compose  # endpoint, monitor, db, S3\n"
         '  pip install -e ".\\[test]" && pytest   # the project\'s own tests\n'
         "  notebooks/explore.ipynb         # explore the data through the catalog"
     )

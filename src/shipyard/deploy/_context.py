@@ -1,0 +1,1017 @@
+"""Docker build contexts: a registered model as an image that serves it, and the project's
+pipelines as an image that runs them (docs/deployment.md).
+
+A context is a folder ``docker build`` needs nothing else for::
+
+    Dockerfile          multi-stage: a builder makes wheels of the pinned requirements,
+                        the runtime stage installs them without an index, as uid 10001
+    .dockerignore
+    requirements.txt    pinned ``name==version`` lines, Shipyard itself left out
+    wheels/             a wheel of the Shipyard that wrote the context
+    bundle/             (model) the verified model bundle: shipyard serve /app/bundle
+    pyproject.toml, src/, conf/base/, conf/<env>/    (pipelines) the project's code and config
+    README.md           how to build, run and push it
+
+Nothing secret goes in: ``conf/local`` is never copied, the serving configuration names
+credentials entries without values, and a configuration file that holds a literal
+password, token or key is refused, naming the file and the key. Values that reach the
+Dockerfile are JSON (exec-form instructions) or quoted labels, never shell text; the
+build command is a list of arguments. A context is written into a temporary sibling
+folder and renamed into place, so a failure leaves no half context.
+
+>>> context = model_context(registry, "churn@champion", Path("build/churn"))  # doctest: +SKIP
+>>> context.build_command  # doctest: +SKIP
+('docker', 'build', '--progress=plain', '--file', '/…/build/churn/Dockerfile', '--tag',
+ 'churn:4', '/…/build/churn')
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import platform as platforms
+import re
+import shlex
+import shutil
+import tempfile
+import textwrap
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from shipyard.__about__ import __version__
+from shipyard.deploy._build import BuildContext, check_tag, shipyard_wheel
+from shipyard.errors import ConfigError, ProjectError
+from shipyard.models._bundle import export_bundle
+
+if TYPE_CHECKING:
+    from shipyard.models._bundle import BundleInfo
+    from shipyard.models._registry import ModelRegistry
+    from shipyard.project import Session
+
+__all__ = [
+    "BuildContext",
+    "check_tag",
+    "environment_requirements",
+    "find_secrets",
+    "model_context",
+    "pinned_requirements",
+    "pipeline_context",
+    "without_credentials",
+]
+
+APP = "/app"
+PORT = 8080
+USER_ID = 10001
+BASE_IMAGE = "python:{python}-slim-bookworm"
+_PYTHON_VERSION = re.compile(r"\d+\.\d+\.\d+")
+_PLATFORM = re.compile(
+    r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?(?:,[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?)*"
+)
+#: Never in a context, whatever the Dockerfile copies (a second line of defence).
+_IGNORED = (
+    "**/__pycache__",
+    "**/*.py[cod]",
+    ".git",
+    ".venv",
+    ".shipyard",
+    "data",
+    "logs",
+    "conf/local",
+    "README.md",
+)
+_COPY_IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.py[cod]", "*.egg-info", ".ipynb_checkpoints", ".DS_Store", ".env"
+)
+
+
+# --- the serving image --------------------------------------------------------------------
+
+
+def model_context(
+    registry: ModelRegistry,
+    ref: str,
+    folder: Path,
+    *,
+    tag: str | None = None,
+    platform: str | None = None,
+    serving: Mapping[str, Any] | None = None,
+    pii: Mapping[str, str] | None = None,
+    force: bool = False,
+    base_image: str | None = None,
+) -> BuildContext:
+    """Write the build context of an image serving the version ``ref`` resolves to now.
+
+    The image runs ``shipyard serve /app/bundle`` on port 8080 on the official slim
+    Python image of the version the model was packaged with (``base_image`` replaces
+    it), with the model's pinned requirements. ``serving`` is the serving configuration
+    to bake in (it may name credentials entries, never hold their values); ``tag``
+    defaults to ``MODEL:VERSION``. ``folder`` must be absent or empty unless ``force``.
+    """
+    tag = check_tag(tag) if tag is not None else None
+    base = check_tag(base_image) if base_image is not None else None
+    _check_platform(platform)
+    folder = Path(folder).absolute()
+    root = _project_root(registry.cache)
+    _check_folder(folder, force=force, protected=[registry.cache, *_homes(root)])
+    record = registry.resolve(ref)
+    manifest = registry.manifest(record)
+    described = f"{record.model} version {record.version}"
+    requirements = pinned_requirements(manifest.requirements, source=described)
+    base = base or _python_image(manifest.python, described)
+    serving = dict(serving or {})
+    _refuse_secrets({"the serving configuration": find_secrets(serving)})
+    tag = tag or _default_tag(record.model, str(record.version))
+    with _staging(folder, force=force) as stage:
+        info = export_bundle(
+            registry, f"{record.model}:{record.version}", stage / "bundle", serving=serving, pii=pii
+        )
+        wheel = shipyard_wheel(stage / "wheels")
+        labels = _model_labels(info, source=_source_url(root) if root else None)
+        _write(stage / "requirements.txt", _requirements_text(requirements, described))
+        _write(stage / "Dockerfile", _model_dockerfile(info, base, wheel.name, labels))
+        _write(stage / ".dockerignore", _dockerignore())
+        command = _build_command(folder, tag, platform)
+        _write(stage / "README.md", _model_readme(info, tag, command, serving))
+    return BuildContext(folder, folder / "Dockerfile", tag, labels, command)
+
+
+def _model_labels(info: BundleInfo, *, source: str | None) -> dict[str, str]:
+    labels = {
+        "org.opencontainers.image.title": info.model,
+        "org.opencontainers.image.description": (
+            f"{info.model} version {info.version}, served by Shipyard"
+        ),
+        "org.opencontainers.image.version": str(info.version),
+        "org.opencontainers.image.created": _now(),
+        "org.opencontainers.image.revision": info.git_commit,
+        "org.opencontainers.image.source": source,
+        "ai.shipyard.model": info.model,
+        "ai.shipyard.model.version": str(info.version),
+        "ai.shipyard.run_id": info.run_id,
+        "ai.shipyard.digest": info.digest,
+        "ai.shipyard.flavor": info.flavor,
+        "ai.shipyard.version": __version__,
+    }
+    return {key: value for key, value in labels.items() if value}
+
+
+def _model_dockerfile(info: BundleInfo, base: str, wheel: str, labels: Mapping[str, str]) -> str:
+    bundle = f"{APP}/bundle"
+    health = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=4)"
+    )
+    lines = [
+        *_comment(
+            f"Serves {info.model} version {info.version} (digest {info.digest}) with "
+            "`shipyard serve`. Written by `shipyard deploy docker`; README.md shows how to "
+            "build, run and push it. Needs BuildKit (the default builder since Docker 23)."
+        ),
+        "#",
+        *_base_comment(base, f"the Python {info.model} was packaged with"),
+        "",
+        *_builder_stage(base, wheel),
+        "",
+        "# --- runtime: the wheels installed without an index, the bundle, a non-root user -----",
+        f"FROM {base}",
+        "",
+        *_environment(
+            (
+                "SHIPYARD_LOG_DIR",
+                f"{APP}/logs",
+                "where the prediction and feedback logs go (mount a volume there to keep them)",
+            ),
+        ),
+        "# SHIPYARD_CREDENTIALS_FILE is left unset: give it at run time, with the path of a",
+        "# credentials file mounted from a secret (README.md). Nothing secret is in the image.",
+        "",
+        *_install_stage(wheel),
+        "",
+        f"WORKDIR {APP}",
+        "COPY bundle/ /app/bundle/",
+        "# Every file of the model package is checked against its digest while the image is",
+        "# built, and again whenever the server loads it.",
+        f"RUN {_exec(['shipyard', 'deploy', 'check', bundle])}",
+        f"RUN {_exec(['install', '-d', '-o', str(USER_ID), '-g', str(USER_ID), f'{APP}/logs'])}",
+        "",
+        *_label_lines(labels),
+        "",
+        f"USER {USER_ID}:{USER_ID}",
+        f'VOLUME ["{APP}/logs"]',
+        f"EXPOSE {PORT}",
+        "# /health answers 200 while the process runs; /ready once the model is loaded.",
+        "HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \\",
+        f"    CMD {_exec(['python', '-c', health])}",
+        "# Arguments given to `docker run IMAGE ...` are appended, e.g. --workers 2.",
+        "ENTRYPOINT "
+        + _exec(["shipyard", "serve", bundle, "--host", "0.0.0.0", "--port", str(PORT)]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _model_readme(
+    info: BundleInfo, tag: str | None, command: tuple[str, ...], serving: Mapping[str, Any]
+) -> str:
+    image = tag or f"{info.model}:{info.version}"
+    entries = _credential_entries(serving)
+    if entries:
+        credentials = (
+            "The serving configuration names these credentials entries: "
+            + ", ".join(f"`{name}`" for name in entries)
+            + ". Their values are not in the image: write them in a YAML file like "
+            "`conf/local/credentials.yml` (`api: {token: ...}`), mount it read-only and "
+            "point `SHIPYARD_CREDENTIALS_FILE` at it:\n\n"
+            "```bash\n"
+            f"docker run --rm -p {PORT}:{PORT} -v {info.model}-logs:{APP}/logs \\\n"
+            '  -v "$PWD/credentials.yml:/run/secrets/shipyard-credentials.yml:ro" \\\n'
+            "  -e SHIPYARD_CREDENTIALS_FILE=/run/secrets/shipyard-credentials.yml \\\n"
+            f"  {image}\n"
+            "```\n"
+        )
+    else:
+        credentials = (
+            "The serving configuration names no credentials entries, so the image needs no "
+            "secret. If you add `auth_tokens` to it, mount the credentials file and set "
+            "`SHIPYARD_CREDENTIALS_FILE` (below).\n"
+        )
+    return f"""# {info.model} version {info.version}: a serving image
+
+Built from the model bundle in `bundle/` (digest `{info.digest}`, run `{info.run_id}`,
+flavor `{info.flavor}`, Python {info.python}), by `shipyard deploy docker`.
+
+## Build
+
+```bash
+{shlex.join(command)}
+shipyard deploy check {shlex.quote(str(command[-1]))}   # the same checks, without an engine
+```
+
+## Run
+
+```bash
+docker run --rm -p {PORT}:{PORT} -v {info.model}-logs:{APP}/logs {image}
+curl localhost:{PORT}/ready
+curl -X POST localhost:{PORT}/v1/models/{info.model}/predict \\
+  -H 'content-type: application/json' -d @request.json   # {{"records": [...]}}
+```
+
+The container listens on port {PORT} (`/health`, `/ready`, `/metrics`,
+`/v1/models/{info.model}/predict`, `/v2/models/{info.model}/infer`) and runs as uid
+{USER_ID}. Arguments after the image name are passed to `shipyard serve`
+(`--workers 2`, `--log-level debug`).
+
+{credentials}
+| environment variable | what it does |
+|---|---|
+| `SHIPYARD_LOG_DIR` | where the prediction and feedback logs go (`{APP}/logs`, a volume) |
+| `SHIPYARD_CREDENTIALS_FILE` | a mounted YAML file of credentials (tokens, PII salt) |
+| `PYTHONUNBUFFERED`, `PYTHONDONTWRITEBYTECODE` | set to 1: logs as they happen, no .pyc files |
+| `XDG_CACHE_HOME` | `/tmp/shipyard-cache`: Shipyard's caches, writable with a read-only root |
+
+Volume: `{APP}/logs` holds the prediction and feedback logs (Parquet, by model and hour);
+mount a named volume or a folder writable by uid {USER_ID} to keep them.
+
+## Push
+
+```bash
+docker tag {image} registry.example.com/ml/{image}
+docker push registry.example.com/ml/{image}
+```
+
+or write the context again with `--tag registry.example.com/ml/{image}` and push that.
+`docker inspect` shows the labels `ai.shipyard.run_id` and `ai.shipyard.digest`:
+`shipyard runs show RUN_ID` and `shipyard lineage` lead from a running container to the
+data and code the model came from.
+"""
+
+
+def _credential_entries(serving: Mapping[str, Any]) -> list[str]:
+    """The credentials entries a serving configuration names (tokens, the PII salt)."""
+    names = [str(name) for name in serving.get("auth_tokens") or ()]
+    pii = serving.get("pii")
+    if isinstance(pii, Mapping) and pii.get("salt_credentials"):
+        names.append(str(pii["salt_credentials"]))
+    return list(dict.fromkeys(names))
+
+
+# --- the pipelines image ------------------------------------------------------------------
+
+
+def pipeline_context(
+    session: Session,
+    folder: Path,
+    *,
+    pipeline: str = "__default__",
+    env: str = "prod",
+    tag: str | None = None,
+    force: bool = False,
+) -> BuildContext:
+    """Write the build context of an image that runs ``shipyard run --env ENV --pipeline
+    PIPELINE`` on the project of ``session``: its pyproject.toml, src/, conf/base/ and
+    conf/ENV/ (never conf/local, data/, .shipyard/ or .git), with its dependencies pinned
+    to the versions installed here. A configuration file holding a literal secret is
+    refused. ``tag`` defaults to ``PROJECT-pipelines:VERSION``.
+    """
+    tag = check_tag(tag) if tag is not None else None
+    settings = session.settings
+    root = settings.project_root.absolute()
+    conf = _inside(settings.conf_source.absolute(), root, "the configuration folder")
+    _check_env(settings.conf_source, env)
+    folder = Path(folder).absolute()
+    for source in (root / "src", settings.conf_source.absolute()):
+        if folder.is_relative_to(source):
+            raise ConfigError(
+                f"The build context folder {folder} is inside {source}, which it copies.",
+                hint="Write the context outside src/ and conf/, e.g. build/pipelines.",
+            )
+    _check_folder(folder, force=force, protected=_homes(root))
+    session.pipeline(pipeline)  # an unknown name lists the ones that exist
+    conf_folders = [settings.conf_source / "base", settings.conf_source / env]
+    _refuse_secrets(_secrets_in(conf_folders, root))
+    project = _project_table(root / "pyproject.toml")
+    requirements = environment_requirements(
+        project.get("dependencies") or (), exclude=[str(project.get("name", ""))]
+    )
+    python = platforms.python_version()
+    base = _python_image(python, "the Python running Shipyard here")
+    name = str(project.get("name") or settings.package_name)
+    version = str(project.get("version") or "latest")
+    tag = tag or _default_tag(f"{name}-pipelines", version)
+    source = _source_url(root)
+    with _staging(folder, force=force) as stage:
+        shutil.copy2(root / "pyproject.toml", stage / "pyproject.toml")
+        if (root / "src").is_dir():
+            shutil.copytree(root / "src", stage / "src", ignore=_COPY_IGNORED)
+        for conf_folder in conf_folders:
+            shutil.copytree(conf_folder, stage / conf / conf_folder.name, ignore=_COPY_IGNORED)
+        wheel = shipyard_wheel(stage / "wheels")
+        labels = {
+            "org.opencontainers.image.title": f"{name} pipelines",
+            "org.opencontainers.image.version": version,
+            "org.opencontainers.image.created": _now(),
+            "org.opencontainers.image.revision": _git_commit(root),
+            "org.opencontainers.image.source": source,
+            "ai.shipyard.project": name,
+            "ai.shipyard.pipeline": pipeline,
+            "ai.shipyard.env": env,
+            "ai.shipyard.version": __version__,
+        }
+        labels = {key: value for key, value in labels.items() if value}
+        entrypoint = ["shipyard", "run", "--env", env, "--pipeline", pipeline]
+        writable = [f"{APP}/data", f"{APP}/{_inside(settings.shipyard_dir, root, 'shipyard_dir')}"]
+        _write(stage / "requirements.txt", _requirements_text(requirements, f"project {name}"))
+        _write(
+            stage / "Dockerfile",
+            _pipeline_dockerfile(
+                name,
+                base=base,
+                wheel=wheel.name,
+                conf=conf,
+                labels=labels,
+                entrypoint=entrypoint,
+                writable=writable,
+            ),
+        )
+        _write(stage / ".dockerignore", _dockerignore())
+        command = _build_command(folder, tag, None)
+        _write(
+            stage / "README.md",
+            _pipeline_readme(
+                name, tag=tag, command=command, env=env, pipeline=pipeline, writable=writable
+            ),
+        )
+    return BuildContext(folder, folder / "Dockerfile", tag, labels, command)
+
+
+def _pipeline_dockerfile(
+    name: str,
+    *,
+    base: str,
+    wheel: str,
+    conf: str,
+    labels: Mapping[str, str],
+    entrypoint: list[str],
+    writable: list[str],
+) -> str:
+    lines = [
+        *_comment(
+            f"Runs the pipelines of {name}: {shlex.join(entrypoint)}. Written by `shipyard "
+            "deploy docker --pipeline`; README.md shows how to build and run it. Needs "
+            "BuildKit (the default builder since Docker 23)."
+        ),
+        "#",
+        *_base_comment(base, "the Python whose installed versions requirements.txt pins"),
+        "",
+        *_builder_stage(base, wheel),
+        "",
+        "# --- runtime: the wheels installed without an index, the project, a non-root user ---",
+        f"FROM {base}",
+        "",
+        *_environment(),
+        "# SHIPYARD_DB (the team's metadata store) and credentials are given at run time;",
+        "# nothing secret is in the image (README.md).",
+        "",
+        *_install_stage(wheel),
+        "",
+        f"WORKDIR {APP}",
+        "COPY pyproject.toml /app/pyproject.toml",
+        "COPY src/ /app/src/",
+        f"COPY {conf}/ /app/{conf}/",
+        "# The run writes its data and its metadata store here: mount volumes to keep them.",
+        f"RUN {_exec(['install', '-d', '-o', str(USER_ID), '-g', str(USER_ID), *writable])}",
+        "",
+        *_label_lines(labels),
+        "",
+        f"USER {USER_ID}:{USER_ID}",
+        f"VOLUME {_exec(writable)}",
+        "# A run ends when its pipeline does: there is no endpoint to probe.",
+        "HEALTHCHECK NONE",
+        "# Arguments given to `docker run IMAGE ...` are appended, e.g. --params model.C=0.5.",
+        f"ENTRYPOINT {_exec(entrypoint)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _pipeline_readme(
+    name: str,
+    *,
+    tag: str | None,
+    command: tuple[str, ...],
+    env: str,
+    pipeline: str,
+    writable: list[str],
+) -> str:
+    image = tag or f"{name}-pipelines:latest"
+    mounts = " ".join(f'-v "$PWD/{path.removeprefix(APP + "/")}:{path}"' for path in writable)
+    return f"""# {name}: the pipelines image
+
+Runs `shipyard run --env {env} --pipeline {pipeline}` on the project's code and its
+`conf/base` and `conf/{env}` configuration. `conf/local` (this machine's credentials),
+`data/` and the metadata store are not in the image.
+
+## Build
+
+```bash
+{shlex.join(command)}
+```
+
+## Run
+
+```bash
+docker run --rm {mounts} {image}
+docker run --rm {mounts} {image} --params model.C=0.5      # arguments are appended
+docker run --rm --entrypoint shipyard {image} monitor MODEL --once   # the monitor
+```
+
+The container runs as uid {USER_ID}: mounted folders must be writable by it (or add
+`--user "$(id -u):$(id -g)"`).
+
+| environment variable | what it does |
+|---|---|
+| `SHIPYARD_DB` | the team's metadata store (PostgreSQL URL); default: in the volume |
+| `PYTHONUNBUFFERED`, `PYTHONDONTWRITEBYTECODE` | set to 1: logs as they happen, no .pyc files |
+| `XDG_CACHE_HOME` | `/tmp/shipyard-cache`: Shipyard's caches, writable with a read-only root |
+
+**Credentials** the catalog names are read from `conf/{env}/credentials.yml`: mount the
+file there read-only (`-v "$PWD/credentials.yml:{APP}/conf/{env}/credentials.yml:ro"`), or
+write it with `${{oc.env:VAR}}` values and pass the variables with `-e`.
+
+## Push
+
+```bash
+docker tag {image} registry.example.com/ml/{image}
+docker push registry.example.com/ml/{image}
+```
+"""
+
+
+# --- requirements -------------------------------------------------------------------------
+
+
+def pinned_requirements(requirements: Iterable[str], *, source: str) -> list[str]:
+    """The ``name==version`` lines of ``requirements`` (a model manifest's), without
+    Shipyard itself (the image installs the wheel of the Shipyard writing the context).
+
+    A requirement that is not pinned to exactly one version would install whatever is
+    newest when the image is built: ConfigError naming every such requirement. There is
+    no way around it on purpose; the model must be packaged again where its requirements
+    are installed (``package()`` pins what is installed).
+
+    >>> pinned_requirements(["scikit-learn==1.5.2", "shipyard==0.1.0"], source="churn")
+    ['scikit-learn==1.5.2']
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    pinned, unpinned = [], []
+    for line in requirements:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            unpinned.append(line)
+            continue
+        if canonicalize_name(requirement.name) == "shipyard":
+            continue
+        specifiers = list(requirement.specifier)
+        exact = (
+            requirement.url is None
+            and len(specifiers) == 1
+            and specifiers[0].operator in {"==", "==="}
+            and "*" not in specifiers[0].version
+        )
+        if exact:
+            pinned.append(str(requirement))
+        else:
+            unpinned.append(line)
+    if unpinned:
+        shown = ", ".join(repr(line) for line in unpinned)
+        raise ConfigError(
+            f"The requirements of {source} are not all pinned to one version: {shown}. An "
+            "image must install exactly what the model was made with.",
+            hint="Package and register the model again from an environment where these "
+            "packages are installed (shipyard.models.package() pins the installed versions), "
+            "or give package(..., requirements=['name==version', ...]) explicitly.",
+        )
+    return pinned
+
+
+def environment_requirements(
+    dependencies: Iterable[str], *, exclude: Iterable[str] = ()
+) -> list[str]:
+    """``name==version`` for ``dependencies`` (a pyproject's) and everything they need, as
+    installed in this environment, for a Linux image of this Python. Shipyard and the
+    names in ``exclude`` are left out (their own dependencies are not).
+
+    ConfigError names every dependency that is not installed, or whose installed version
+    the project's own constraint refuses.
+    """
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    target = {
+        **default_environment(),
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+    }
+    skipped = {canonicalize_name(name) for name in [*exclude, "shipyard"] if name}
+    pins: dict[str, str] = {}
+    problems: list[str] = []
+    seen: set[tuple[str, frozenset[str]]] = set()
+    queue: list[tuple[str, frozenset[str]]] = [(line, frozenset({""})) for line in dependencies]
+    while queue:
+        line, parent_extras = queue.pop()
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            problems.append(f"{line!r} is not a valid requirement")
+            continue
+        marker = requirement.marker
+        if marker is not None and not any(
+            marker.evaluate({**target, "extra": extra}) for extra in parent_extras
+        ):
+            continue
+        key = canonicalize_name(requirement.name)
+        extras = frozenset(requirement.extras)
+        if (key, extras) in seen:
+            continue
+        seen.add((key, extras))
+        try:
+            dist = distribution(requirement.name)
+        except PackageNotFoundError:
+            problems.append(f"{requirement.name} is not installed")
+            continue
+        if not requirement.specifier.contains(dist.version, prereleases=True):
+            problems.append(f"{requirement.name} {dist.version} is installed, not {requirement}")
+        if key not in skipped:
+            pins[key] = f"{dist.metadata['Name']}=={dist.version}"
+        queue.extend((child, extras | {""}) for child in dist.requires or ())
+    if problems:
+        raise ConfigError(
+            "The project's dependencies cannot be pinned from this environment: "
+            + "; ".join(sorted(set(problems)))
+            + ".",
+            hint="Install the project here (pip install -e .) so that every dependency has "
+            "the version the image should run, then write the context again.",
+        )
+    return [pins[key] for key in sorted(pins)]
+
+
+def _requirements_text(requirements: list[str], source: str) -> str:
+    header = f"# The pinned requirements of {source}. Shipyard itself is installed from wheels/.\n"
+    return header + "".join(f"{line}\n" for line in requirements)
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+_SECRET_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey"})
+_SECRET_PAIRS = frozenset({"api_key", "access_key", "private_key", "secret_key", "auth_key"})
+_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
+
+
+def find_secrets(data: Any, *, every_value: bool = False) -> list[str]:
+    """The key paths in ``data`` (a parsed YAML document) that hold a literal secret: a
+    key named like a password, secret, token, API key or access key whose value is a
+    string or number other than a ``${...}`` interpolation, or a URL with a password.
+    With ``every_value`` (a credentials file), every literal value counts.
+
+    >>> find_secrets({"db": {"password": "hunter2", "user": "ml"}, "api": {"token": "${oc.env:T}"}})
+    ['db.password']
+    """
+    found: list[str] = []
+    _walk_secrets(data, "", found, secret=every_value)
+    return found
+
+
+def _walk_secrets(data: Any, path: str, found: list[str], *, secret: bool) -> None:
+    """``secret``: every literal below this point counts (a credentials file, or the
+    items of a list under a secret-named key)."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            child = f"{path}.{key}" if path else str(key)
+            named = secret or _secret_name(str(key))
+            if _literal(value) and named:
+                found.append(child)
+            else:
+                _walk_secrets(
+                    value, child, found, secret=secret or (named and isinstance(value, list))
+                )
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            child = f"{path}[{index}]"
+            if _literal(value) and secret:
+                found.append(child)
+            else:
+                _walk_secrets(value, child, found, secret=secret)
+    elif isinstance(data, str):
+        match = _URL_PASSWORD.match(data)
+        if match is not None and "${" not in match.group(1):
+            found.append(f"{path} (a URL with a password)")
+
+
+def _secret_name(key: str) -> bool:
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()
+    parts = [part for part in re.split(r"[^a-z0-9]+", words) if part]
+    pairs = {f"{a}_{b}" for a, b in itertools.pairwise(parts)}
+    return bool(_SECRET_WORDS.intersection(parts) or _SECRET_PAIRS.intersection(pairs))
+
+
+def _literal(value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and bool(value.strip()) and "${" not in value
+
+
+def _secrets_in(folders: Iterable[Path], root: Path) -> dict[str, list[str]]:
+    """The literal secrets of every YAML file under ``folders``, by file (relative)."""
+    found: dict[str, list[str]] = {}
+    for folder in folders:
+        for path in sorted([*folder.rglob("*.yml"), *folder.rglob("*.yaml")]):
+            shown = path.relative_to(root).as_posix()
+            try:
+                documents = list(yaml.safe_load_all(path.read_text("utf-8")))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                raise ConfigError(
+                    f"{shown} cannot be read, so it cannot be checked for secrets: {exc}",
+                    hint="Fix the file; every configuration file put in an image is checked.",
+                ) from exc
+            every = path.name.startswith("credentials")
+            keys = [key for doc in documents for key in find_secrets(doc, every_value=every)]
+            if keys:
+                found[shown] = keys
+    return found
+
+
+def _refuse_secrets(found: Mapping[str, list[str]]) -> None:
+    found = {where: keys for where, keys in found.items() if keys}
+    if not found:
+        return
+    listed = "; ".join(f"{where}: {', '.join(keys)}" for where, keys in found.items())
+    raise ConfigError(
+        f"Refusing to put a secret in an image: {listed} "
+        f"hold{'s' if sum(map(len, found.values())) == 1 else ''} a literal value.",
+        hint="Move the value to conf/local/credentials.yml (never copied into an image) and "
+        "give it to the container at run time (a mounted credentials file), or read it from "
+        "the environment with ${oc.env:VAR}.",
+    )
+
+
+# --- Dockerfile pieces --------------------------------------------------------------------
+
+
+def _base_comment(base: str, what: str) -> list[str]:
+    if "@sha256:" in base:
+        return _comment(f"The base image is {base}, pinned by digest.")
+    return _comment(
+        f"The base image is {base}: the official image of {what}, pinned by version. It is "
+        "not pinned by digest: Shipyard writes contexts offline and cannot look digests up "
+        "(--pin-digest is not available offline). For byte-identical rebuilds, replace it "
+        f"with {base}@sha256:<digest> (`docker buildx imagetools inspect {base}` prints "
+        "the digest)."
+    )
+
+
+def _comment(text: str) -> list[str]:
+    return [f"# {line}" for line in textwrap.wrap(text, 86, break_on_hyphens=False)]
+
+
+def _builder_stage(base: str, wheel: str) -> list[str]:
+    return [
+        "# --- builder: every requirement as a wheel (compiled here if it must be) ------------",
+        f"FROM {base} AS builder",
+        "WORKDIR /build",
+        "COPY requirements.txt ./",
+        "COPY wheels/ ./wheels/",
+        "RUN "
+        + _exec(
+            [
+                "python",
+                "-m",
+                "pip",
+                "wheel",
+                "--no-cache-dir",
+                "--disable-pip-version-check",
+                "--wheel-dir",
+                "/wheels",
+                "--requirement",
+                "requirements.txt",
+                f"wheels/{wheel}",
+            ]
+        ),
+    ]
+
+
+def _install_stage(wheel: str) -> list[str]:
+    return [
+        f"RUN {_exec(['groupadd', '--gid', str(USER_ID), 'shipyard'])}",
+        "RUN "
+        + _exec(
+            [
+                "useradd",
+                "--uid",
+                str(USER_ID),
+                "--gid",
+                str(USER_ID),
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                "shipyard",
+            ]
+        ),
+        "# The builder's wheels are mounted, not copied: they leave no layer behind.",
+        "RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \\",
+        "    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \\",
+        "    "
+        + _exec(
+            [
+                "python",
+                "-m",
+                "pip",
+                "install",
+                "--no-cache-dir",
+                "--disable-pip-version-check",
+                "--no-index",
+                "--find-links",
+                "/wheels",
+                "--requirement",
+                "/tmp/requirements.txt",
+                f"/wheels/{wheel}",
+            ]
+        ),
+    ]
+
+
+def _environment(*extra: tuple[str, str, str]) -> list[str]:
+    variables = [
+        ("PYTHONDONTWRITEBYTECODE", "1", "no .pyc files written beside the code at run time"),
+        ("PYTHONUNBUFFERED", "1", "log lines reach `docker logs` as they are written"),
+        (
+            "XDG_CACHE_HOME",
+            "/tmp/shipyard-cache",
+            "Shipyard's caches, in a writable place (also with a read-only root filesystem)",
+        ),
+        *extra,
+    ]
+    lines = []
+    for name, value, why in variables:
+        lines += [*_comment(f"{name}: {why}"), f"ENV {name}={value}"]
+    return lines
+
+
+def _label_lines(labels: Mapping[str, str]) -> list[str]:
+    """One LABEL instruction, each value double-quoted with Dockerfile escapes (``\\``,
+    ``"`` and ``$``, which LABEL would expand), control characters replaced by spaces."""
+    items = [f"{key}={_quoted(value)}" for key, value in labels.items()]
+    return ["LABEL " + " \\\n      ".join(items)]
+
+
+def _quoted(value: str) -> str:
+    cleaned = "".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in value)
+    escaped = cleaned.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def _exec(argv: list[str]) -> str:
+    """The exec (JSON) form of an instruction: no shell ever parses it."""
+    return json.dumps(argv, ensure_ascii=False)
+
+
+def _dockerignore() -> str:
+    return (
+        "# Only what the Dockerfile copies is sent to the engine; never secrets or data.\n"
+        + "".join(f"{pattern}\n" for pattern in _IGNORED)
+    )
+
+
+def _build_command(folder: Path, tag: str | None, platform: str | None) -> tuple[str, ...]:
+    command = ["docker", "build", "--progress=plain", "--file", str(folder / "Dockerfile")]
+    if tag is not None:
+        command += ["--tag", tag]
+    if platform is not None:
+        command += ["--platform", platform]
+    return (*command, str(folder))
+
+
+# --- checks and the folder ----------------------------------------------------------------
+
+
+def _check_platform(platform: str | None) -> None:
+    if platform is not None and not _PLATFORM.fullmatch(platform):
+        raise ConfigError(
+            f"{platform!r} is not a platform Docker understands.",
+            hint="Give OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64 (comma-separated "
+            "for several).",
+        )
+
+
+def _python_image(python: str, what: str) -> str:
+    if not _PYTHON_VERSION.fullmatch(python):
+        raise ConfigError(
+            f"{what} is Python {python!r}, which has no official python:X.Y.Z-slim image.",
+            hint="Give the base image explicitly (base_image='python:3.11.9-slim-bookworm').",
+        )
+    return BASE_IMAGE.format(python=python)
+
+
+def _default_tag(name: str, version: str) -> str | None:
+    candidate = f"{name.lower()}:{version}"
+    try:
+        return check_tag(candidate)
+    except ConfigError:
+        return None
+
+
+def _check_env(conf_source: Path, env: str) -> None:
+    if env in {"local", "base"}:
+        raise ConfigError(
+            f"An image cannot run with --env {env}: conf/{env} "
+            + (
+                "holds this machine's credentials and is never copied into an image."
+                if env == "local"
+                else "is always read; the run environment goes over it."
+            ),
+            hint="Run the image in an environment of its own, e.g. --env prod (conf/prod).",
+        )
+    if not (conf_source / env).is_dir():
+        known = sorted(
+            child.name
+            for child in conf_source.iterdir()
+            if child.is_dir() and child.name not in {"base", "local"}
+        )
+        raise ConfigError(
+            f"There is no configuration environment {env!r}: {conf_source / env} does not exist.",
+            hint=f"Create it (it may be empty) or pick one of: {', '.join(known) or 'none'}.",
+        )
+
+
+def _check_folder(folder: Path, *, force: bool, protected: Iterable[Path]) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"Cannot write the build context into {folder}: it is a file.",
+            hint="Give a new or empty folder.",
+        )
+    if folder.is_dir() and any(folder.iterdir()):
+        if not force:
+            raise ConfigError(
+                f"Cannot write the build context into {folder}: it exists and is not empty.",
+                hint="Give a new or empty folder, or pass --force to replace what it holds.",
+            )
+        for path in protected:
+            if path.absolute().is_relative_to(folder):
+                raise ConfigError(
+                    f"Refusing to replace {folder}: it holds {path}.",
+                    hint="Write the context into a folder of its own, e.g. build/churn.",
+                )
+
+
+def _homes(root: Path | None) -> list[Path]:
+    """Folders a forced context must never replace: the project, the current folder, home."""
+    return [path for path in (root, Path.cwd(), Path.home()) if path is not None]
+
+
+@contextmanager
+def _staging(folder: Path, *, force: bool) -> Iterator[Path]:
+    """A temporary sibling of ``folder`` to write into, renamed into place at the end (an
+    older context is removed only then, with ``force``); removed on any failure."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    try:
+        yield stage
+        _readable(stage)
+        if folder.is_dir():
+            if force:
+                shutil.rmtree(folder)
+            else:
+                folder.rmdir()  # empty: checked before
+        stage.rename(folder)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _readable(root: Path) -> None:
+    """Folders 755 and files 644: the image's non-root user reads what COPY puts there,
+    whatever the umask was when the context was written."""
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _inside(path: Path, root: Path, what: str) -> str:
+    try:
+        return path.absolute().relative_to(root).as_posix()
+    except ValueError:
+        raise ConfigError(
+            f"{what} {path} is outside the project {root}, so it cannot go in the image.",
+            hint="Keep conf_source and shipyard_dir inside the project folder.",
+        ) from None
+
+
+def _project_root(cache: Path) -> Path | None:
+    from shipyard.settings import find_project_root
+
+    try:
+        return find_project_root(Path(cache))
+    except ProjectError:
+        return None
+
+
+def _project_table(pyproject: Path) -> dict[str, Any]:
+    try:
+        document = tomllib.loads(pyproject.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{pyproject} cannot be read: {exc}") from exc
+    project = document.get("project")
+    return dict(project) if isinstance(project, Mapping) else {}
+
+
+def _git_commit(root: Path) -> str | None:
+    from shipyard.tracking._capture import capture_git
+
+    return capture_git(root).commit
+
+
+def _source_url(root: Path) -> str | None:
+    """The project's ``origin`` remote (for the source label), credentials removed."""
+    from shipyard.tracking._capture import _git, _in_work_tree
+
+    if not _in_work_tree(root):
+        return None
+    url = _git(root, "remote", "get-url", "origin")
+    return without_credentials(url) if url else None
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the user name and password or token a remote URL may carry.
+
+    >>> without_credentials("https://ci:ghp_secret@github.com/acme/churn.git")
+    'https://github.com/acme/churn.git'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    with suppress(ValueError):
+        parts = urlsplit(url)
+        if parts.scheme and "@" in parts.netloc:
+            return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return url
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
