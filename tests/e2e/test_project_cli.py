@@ -133,6 +133,10 @@ def test_quickstart_runs_the_blueprint(tmp_path):
     assert "action promote: done (v2 -> @champion: promoted)" in said
     assert "the endpoint swapped to churn v2 without a restart" in said
     assert "http" not in (target / "data/08_reporting/drift.html").read_text()
+    # and its deployment manifests were written and checked
+    assert "deploy/k8s: configmap.yaml, deployment.yaml" in said
+    assert said.count("passes `shipyard deploy check`") == 2
+    assert "shipyard deploy docker churn@champion --tag churn:2" in said
 
 
 def test_new_without_example_or_git_and_a_package_name(tmp_path):

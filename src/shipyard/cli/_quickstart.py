@@ -319,6 +319,29 @@ def _close_the_loop(context: _Context) -> None:
     say(f"  the drift report: {report}")
 
 
+def _prepare_deployment(context: _Context) -> None:
+    from shipyard.deploy import DeploySpec, check_folder, write_compose, write_k8s
+
+    version = context.facts.get("champion", 1)
+    spec = DeploySpec(
+        name="churn",
+        image=f"churn:{version}",
+        model_ref="churn@champion",
+        model_version=version,
+        pipeline_image=f"churn-pipelines:{version}",
+    )
+    for kind, write in (("k8s", write_k8s), ("compose", write_compose)):
+        folder = context.root / "deploy" / kind
+        written = write(spec, folder)
+        report = check_folder(folder)
+        verdict = "passes `shipyard deploy check`" if report.ok else "has problems"
+        say(f"  deploy/{kind}: {', '.join(p.name for p in written)}; {verdict}")
+    say(
+        f"  the image of churn v{version}: `shipyard deploy docker churn@champion --tag "
+        f"churn:{version}` (docs/deployment.md)"
+    )
+
+
 def _wait_for_logs(server: Any, rows: int, timeout_s: float = 30.0) -> None:
     """Until the server's log writer has put ``rows`` rows on disk."""
     deadline = time.monotonic() + timeout_s
@@ -393,4 +416,5 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
         "Prices rise: monitoring finds the drift, retrains, and the endpoint swaps",
         _close_the_loop,
     ),
+    ("Write Kubernetes and compose manifests for the champion", _prepare_deployment),
 ]
