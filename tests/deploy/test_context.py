@@ -36,12 +36,12 @@ from shipyard.deploy._build import (
 )
 from shipyard.deploy._context import (
     environment_requirements,
-    find_secrets,
     model_context,
     pinned_requirements,
     pipeline_context,
     without_credentials,
 )
+from shipyard.deploy._secrets import find_secrets, is_secret_name
 from shipyard.errors import ConfigError, DeployError, ModelNotFoundError, PipelineNotFoundError
 from shipyard.models import ModelRegistry
 from shipyard.project import Session
@@ -703,3 +703,10 @@ def test_environment_requirements_pin_what_is_installed():
 )
 def test_the_source_label_never_carries_a_remotes_credentials(url, expected):
     assert without_credentials(url) == expected
+
+
+def test_one_rule_names_secrets_for_every_generator_and_check():
+    named = ["password", "db_password", "apiKey", "AWS_SECRET_ACCESS_KEY", "token", "pwd"]
+    plain = ["monkey", "keyboard", "tokenizer_path", "user", "passage"]
+    assert all(is_secret_name(key) for key in named)
+    assert not any(is_secret_name(key) for key in plain)

@@ -29,21 +29,18 @@ from typing import Any, Literal
 
 import yaml
 
+from shipyard.deploy._secrets import is_interpolated, is_secret_name
 from shipyard.errors import ConfigError
 
 __all__ = [
     "COMPOSE_FILES",
-    "SECRET_NAME",
     "CheckReport",
     "Problem",
     "check_folder",
     "cron_problem",
     "image_problem",
-    "is_interpolated",
 ]
 
-#: Environment or argument names whose value must never be written in a file.
-SECRET_NAME = re.compile(r"password|passwd|secret|token|(?:^|[_.-])(?:api_?)?key(?:$|[_.-])", re.I)
 #: The names ``docker compose`` reads by default.
 COMPOSE_FILES = frozenset(
     {"docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"}
@@ -59,8 +56,6 @@ _IMAGE = re.compile(
     r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?",
     re.ASCII,
 )
-# $VAR or ${VAR...}, not the escaped $$.
-_INTERPOLATION = re.compile(r"(?<!\$)\$(?:\{[A-Za-z_][A-Za-z0-9_]*[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
 _COMPOSE_PORT = re.compile(
     r"(?:(?:[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?:(?P<host>\d+(?:-\d+)?)?:)?"
     r"(?P<container>\d+(?:-\d+)?)(?:/(?:tcp|udp|sctp))?"
@@ -121,12 +116,6 @@ class CheckReport:
     @property
     def warnings(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.severity == "warning")
-
-
-def is_interpolated(value: object) -> bool:
-    """True if ``value`` takes its content from the environment (``${VAR}``, ``$VAR``)
-    or has none, so it can hold no secret itself."""
-    return value is None or value == "" or bool(_INTERPOLATION.search(str(value)))
 
 
 def image_problem(image: object) -> str | None:
@@ -419,7 +408,7 @@ def _check_environment(rel: str, where: str, environment: Any, found: _Found) ->
     else:
         return
     for key, value in pairs:
-        if SECRET_NAME.search(str(key)) and not is_interpolated(value):
+        if is_secret_name(key) and not is_interpolated(value):
             found.error(
                 rel,
                 f"{where}.{key}",
@@ -584,7 +573,7 @@ def _check_data(rel: str, where: str, doc: dict, pods: dict, found: _Found) -> N
     for key, value in data.items() if isinstance(data, dict) else ():
         if not isinstance(value, str):
             found.error(rel, f"{where}: data.{key}", f"ConfigMap values are text; quote {key}.")
-        elif SECRET_NAME.search(str(key)) and value:
+        elif is_secret_name(key) and value:
             found.error(
                 rel,
                 f"{where}: data.{key}",
@@ -622,7 +611,7 @@ def _check_pod(rel: str, where: str, pod: Any, found: _Found, *, serving: bool) 
         for item in container.get("env") or []:
             if not isinstance(item, dict):
                 continue
-            if SECRET_NAME.search(str(item.get("name"))) and item.get("value"):
+            if is_secret_name(item.get("name")) and item.get("value"):
                 found.error(
                     rel,
                     f"{at}: env",
@@ -833,7 +822,7 @@ def _check_build_secrets(rel: str, instructions: list, found: _Found) -> None:
         else:
             pairs = [tuple(w.partition("=")[::2]) for w in words]
         for key, value in pairs:
-            if not SECRET_NAME.search(key):
+            if not is_secret_name(key):
                 continue
             if value:
                 found.error(

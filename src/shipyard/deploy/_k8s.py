@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from shipyard.deploy._check import SECRET_NAME, cron_problem, image_problem
+from shipyard.deploy._check import cron_problem, image_problem
+from shipyard.deploy._secrets import is_secret_name
 from shipyard.deploy._spec import DeploySpec
 from shipyard.errors import ConfigError
 
@@ -196,7 +197,7 @@ def _check_environment(env: Mapping[str, str], secret_env: Iterable[str]) -> Non
                 f"DeploySpec env {key} is set by the generated files themselves.",
                 hint=f"Leave {key} out of env.",
             )
-        if SECRET_NAME.search(key) or key in _RESERVED_ENV:
+        if is_secret_name(key) or key in _RESERVED_ENV:
             raise ConfigError(
                 f"DeploySpec env {key} looks like a secret, and env values are written into "
                 "the generated files.",
