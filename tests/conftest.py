@@ -45,6 +45,18 @@ def cli():
     return run_cli
 
 
+def churn_project(root: Path, *, champion: bool = False) -> Path:
+    """``shipyard new`` + ``shipyard run`` at ``root``, as a user would (churn v1
+    registered), and with ``champion`` v1 promoted to churn@champion."""
+    steps = [("new", str(root), "--no-git"), ("run", "-q")]
+    if champion:
+        steps.append(("models", "promote", "churn", "1"))
+    for args in steps:
+        done = run_cli(*args, cwd=root.parent if args[0] == "new" else root, timeout=300)
+        assert done.returncode == 0, done.stderr
+    return root
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

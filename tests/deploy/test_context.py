@@ -25,7 +25,7 @@ import pytest
 import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from tests.conftest import run_cli
+from tests.conftest import churn_project
 
 from shipyard.__about__ import __version__
 from shipyard.deploy._build import (
@@ -56,14 +56,7 @@ SECRET = "tok-7f1c9e-from-conf-local-only"
 def pristine(tmp_path_factory) -> Path:
     """churn v1 trained and promoted to champion; the endpoint needs the token `web_app`,
     whose value is in conf/local/credentials.yml."""
-    root = tmp_path_factory.mktemp("deploy") / "churn"
-    for args in (
-        ("new", str(root), "--no-git"),
-        ("run", "-q"),
-        ("models", "promote", "churn", "1"),
-    ):
-        done = run_cli(*args, cwd=root if args[0] != "new" else root.parent, timeout=300)
-        assert done.returncode == 0, done.stderr
+    root = churn_project(tmp_path_factory.mktemp("deploy") / "churn", champion=True)
     (root / "conf/local/credentials.yml").write_text(f"web_app:\n  token: {SECRET}\n")
     (root / "conf/base/serving.yml").write_text("auth_tokens: [web_app]\n")
     return root

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import run_cli
+from tests.conftest import churn_project
 
 from shipyard.serving._run import free_port
 
@@ -22,9 +22,7 @@ from shipyard.serving._run import free_port
 def pristine(tmp_path_factory) -> Path:
     """A generated project that has run once, so its data folder holds results (and
     churn version 1 is registered). Tests that change it work on :func:`project`."""
-    root = tmp_path_factory.mktemp("e2e") / "churn"
-    assert run_cli("new", str(root), "--no-git", cwd=root.parent).returncode == 0
-    assert run_cli("run", "-q", cwd=root).returncode == 0
+    root = churn_project(tmp_path_factory.mktemp("e2e") / "churn")
     return root
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import run_cli
+from tests.conftest import churn_project, run_cli
 
 from shipyard.metadata import monitoring as repo
 from shipyard.metadata import runs as run_records
@@ -41,14 +41,7 @@ HOUR = datetime(2026, 11, 2, 9, tzinfo=UTC)
 def pristine(tmp_path_factory) -> Path:
     """churn v1 trained and promoted to champion; the test sets of today's market in
     ``old/`` and of the market after a 30% price rise in data/05_model_input."""
-    root = tmp_path_factory.mktemp("monitor") / "churn"
-    for args in (
-        ("new", str(root), "--no-git"),
-        ("run", "-q"),
-        ("models", "promote", "churn", "1"),
-    ):
-        done = run_cli(*args, cwd=root if args[0] != "new" else root.parent, timeout=300)
-        assert done.returncode == 0, done.stderr
+    root = churn_project(tmp_path_factory.mktemp("monitor") / "churn", champion=True)
     (root / "old").mkdir()
     for name in ("X_test", "y_test"):
         shutil.copy(root / f"data/05_model_input/{name}.parquet", root / f"old/{name}.parquet")
