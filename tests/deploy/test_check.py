@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shipyard.deploy._check import Problem, check_folder, cron_problem, image_problem
+from shipyard.deploy._check import Problem, check_folder
 from shipyard.deploy._compose import write_compose
 from shipyard.deploy._k8s import write_k8s
+from shipyard.deploy._rules import cron_problem, image_problem
 from shipyard.deploy._spec import DeploySpec
 from shipyard.errors import ConfigError
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from shipyard.deploy._check import cron_problem, image_problem
+from shipyard.deploy._rules import cron_problem, image_problem
 from shipyard.deploy._secrets import is_secret_name
 from shipyard.deploy._spec import DeploySpec
 from shipyard.errors import ConfigError
