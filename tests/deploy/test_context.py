@@ -34,13 +34,8 @@ from shipyard.deploy._build import (
     check_tag,
     docker_available,
 )
-from shipyard.deploy._context import (
-    environment_requirements,
-    model_context,
-    pinned_requirements,
-    pipeline_context,
-    without_credentials,
-)
+from shipyard.deploy._context import model_context, pipeline_context, without_credentials
+from shipyard.deploy._requirements import environment_requirements, pinned_requirements
 from shipyard.deploy._secrets import find_secrets, is_secret_name
 from shipyard.errors import ConfigError, DeployError, ModelNotFoundError, PipelineNotFoundError
 from shipyard.models import ModelRegistry

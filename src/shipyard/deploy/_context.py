@@ -27,23 +27,37 @@ folder and renamed into place, so a failure leaves no half context.
 
 from __future__ import annotations
 
-import json
 import platform as platforms
 import re
 import shlex
 import shutil
 import tempfile
-import textwrap
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.__about__ import __version__
 from shipyard.deploy._build import BuildContext, check_tag, shipyard_wheel
+from shipyard.deploy._dockerfile import (
+    USER_ID,
+    base_comment,
+    build_command,
+    builder_stage,
+    comment_lines,
+    dockerignore,
+    environment_lines,
+    exec_form,
+    install_stage,
+    label_lines,
+)
+from shipyard.deploy._requirements import (
+    environment_requirements,
+    pinned_requirements,
+    requirements_text,
+)
 from shipyard.deploy._secrets import find_secrets, refuse_secrets, secrets_in
 from shipyard.errors import ConfigError, ProjectError
 from shipyard.models._bundle import export_bundle
@@ -56,32 +70,17 @@ if TYPE_CHECKING:
 __all__ = [
     "BuildContext",
     "check_tag",
-    "environment_requirements",
     "model_context",
-    "pinned_requirements",
     "pipeline_context",
     "without_credentials",
 ]
 
 APP = "/app"
 PORT = 8080
-USER_ID = 10001
 BASE_IMAGE = "python:{python}-slim-bookworm"
 _PYTHON_VERSION = re.compile(r"\d+\.\d+\.\d+")
 _PLATFORM = re.compile(
     r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?(?:,[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?)*"
-)
-#: Never in a context, whatever the Dockerfile copies (a second line of defence).
-_IGNORED = (
-    "**/__pycache__",
-    "**/*.py[cod]",
-    ".git",
-    ".venv",
-    ".shipyard",
-    "data",
-    "logs",
-    "conf/local",
-    "README.md",
 )
 _COPY_IGNORED = shutil.ignore_patterns(
     "__pycache__", "*.py[cod]", "*.egg-info", ".ipynb_checkpoints", ".DS_Store", ".env"
@@ -131,10 +130,10 @@ def model_context(
         )
         wheel = shipyard_wheel(stage / "wheels")
         labels = _model_labels(info, source=_source_url(root) if root else None)
-        _write(stage / "requirements.txt", _requirements_text(requirements, described))
+        _write(stage / "requirements.txt", requirements_text(requirements, described))
         _write(stage / "Dockerfile", _model_dockerfile(info, base, wheel.name, labels))
-        _write(stage / ".dockerignore", _dockerignore())
-        command = _build_command(folder, tag, platform)
+        _write(stage / ".dockerignore", dockerignore())
+        command = build_command(folder, tag, platform)
         _write(stage / "README.md", _model_readme(info, tag, command, serving))
     return BuildContext(folder, folder / "Dockerfile", tag, labels, command)
 
@@ -160,26 +159,26 @@ def _model_labels(info: BundleInfo, *, source: str | None) -> dict[str, str]:
 
 
 def _model_dockerfile(info: BundleInfo, base: str, wheel: str, labels: Mapping[str, str]) -> str:
-    bundle = f"{APP}/bundle"
+    bundle, logs = f"{APP}/bundle", f"{APP}/logs"
     health = (
         "import urllib.request; "
         f"urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=4)"
     )
     lines = [
-        *_comment(
+        *comment_lines(
             f"Serves {info.model} version {info.version} (digest {info.digest}) with "
             "`shipyard serve`. Written by `shipyard deploy docker`; README.md shows how to "
             "build, run and push it. Needs BuildKit (the default builder since Docker 23)."
         ),
         "#",
-        *_base_comment(base, f"the Python {info.model} was packaged with"),
+        *base_comment(base, f"the Python {info.model} was packaged with"),
         "",
-        *_builder_stage(base, wheel),
+        *builder_stage(base, wheel),
         "",
         "# --- runtime: the wheels installed without an index, the bundle, a non-root user -----",
         f"FROM {base}",
         "",
-        *_environment(
+        *environment_lines(
             (
                 "SHIPYARD_LOG_DIR",
                 f"{APP}/logs",
@@ -189,26 +188,26 @@ def _model_dockerfile(info: BundleInfo, base: str, wheel: str, labels: Mapping[s
         "# SHIPYARD_CREDENTIALS_FILE is left unset: give it at run time, with the path of a",
         "# credentials file mounted from a secret (README.md). Nothing secret is in the image.",
         "",
-        *_install_stage(wheel),
+        *install_stage(wheel),
         "",
         f"WORKDIR {APP}",
         "COPY bundle/ /app/bundle/",
         "# Every file of the model package is checked against its digest while the image is",
         "# built, and again whenever the server loads it.",
-        f"RUN {_exec(['shipyard', 'deploy', 'check', bundle])}",
-        f"RUN {_exec(['install', '-d', '-o', str(USER_ID), '-g', str(USER_ID), f'{APP}/logs'])}",
+        f"RUN {exec_form(['shipyard', 'deploy', 'check', bundle])}",
+        "RUN " + exec_form(["install", "-d", "-o", str(USER_ID), "-g", str(USER_ID), logs]),
         "",
-        *_label_lines(labels),
+        *label_lines(labels),
         "",
         f"USER {USER_ID}:{USER_ID}",
         f'VOLUME ["{APP}/logs"]',
         f"EXPOSE {PORT}",
         "# /health answers 200 while the process runs; /ready once the model is loaded.",
         "HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \\",
-        f"    CMD {_exec(['python', '-c', health])}",
+        f"    CMD {exec_form(['python', '-c', health])}",
         "# Arguments given to `docker run IMAGE ...` are appended, e.g. --workers 2.",
         "ENTRYPOINT "
-        + _exec(["shipyard", "serve", bundle, "--host", "0.0.0.0", "--port", str(PORT)]),
+        + exec_form(["shipyard", "serve", bundle, "--host", "0.0.0.0", "--port", str(PORT)]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -363,7 +362,7 @@ def pipeline_context(
         labels = {key: value for key, value in labels.items() if value}
         entrypoint = ["shipyard", "run", "--env", env, "--pipeline", pipeline]
         writable = [f"{APP}/data", f"{APP}/{_inside(settings.shipyard_dir, root, 'shipyard_dir')}"]
-        _write(stage / "requirements.txt", _requirements_text(requirements, f"project {name}"))
+        _write(stage / "requirements.txt", requirements_text(requirements, f"project {name}"))
         _write(
             stage / "Dockerfile",
             _pipeline_dockerfile(
@@ -376,8 +375,8 @@ def pipeline_context(
                 writable=writable,
             ),
         )
-        _write(stage / ".dockerignore", _dockerignore())
-        command = _build_command(folder, tag, None)
+        _write(stage / ".dockerignore", dockerignore())
+        command = build_command(folder, tag, None)
         _write(
             stage / "README.md",
             _pipeline_readme(
@@ -398,40 +397,40 @@ def _pipeline_dockerfile(
     writable: list[str],
 ) -> str:
     lines = [
-        *_comment(
+        *comment_lines(
             f"Runs the pipelines of {name}: {shlex.join(entrypoint)}. Written by `shipyard "
             "deploy docker --pipeline`; README.md shows how to build and run it. Needs "
             "BuildKit (the default builder since Docker 23)."
         ),
         "#",
-        *_base_comment(base, "the Python whose installed versions requirements.txt pins"),
+        *base_comment(base, "the Python whose installed versions requirements.txt pins"),
         "",
-        *_builder_stage(base, wheel),
+        *builder_stage(base, wheel),
         "",
         "# --- runtime: the wheels installed without an index, the project, a non-root user ---",
         f"FROM {base}",
         "",
-        *_environment(),
+        *environment_lines(),
         "# SHIPYARD_DB (the team's metadata store) and credentials are given at run time;",
         "# nothing secret is in the image (README.md).",
         "",
-        *_install_stage(wheel),
+        *install_stage(wheel),
         "",
         f"WORKDIR {APP}",
         "COPY pyproject.toml /app/pyproject.toml",
         "COPY src/ /app/src/",
         f"COPY {conf}/ /app/{conf}/",
         "# The run writes its data and its metadata store here: mount volumes to keep them.",
-        f"RUN {_exec(['install', '-d', '-o', str(USER_ID), '-g', str(USER_ID), *writable])}",
+        f"RUN {exec_form(['install', '-d', '-o', str(USER_ID), '-g', str(USER_ID), *writable])}",
         "",
-        *_label_lines(labels),
+        *label_lines(labels),
         "",
         f"USER {USER_ID}:{USER_ID}",
-        f"VOLUME {_exec(writable)}",
+        f"VOLUME {exec_form(writable)}",
         "# A run ends when its pipeline does: there is no endpoint to probe.",
         "HEALTHCHECK NONE",
         "# Arguments given to `docker run IMAGE ...` are appended, e.g. --params model.C=0.5.",
-        f"ENTRYPOINT {_exec(entrypoint)}",
+        f"ENTRYPOINT {exec_form(entrypoint)}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -487,262 +486,6 @@ docker tag {image} registry.example.com/ml/{image}
 docker push registry.example.com/ml/{image}
 ```
 """
-
-
-# --- requirements -------------------------------------------------------------------------
-
-
-def pinned_requirements(requirements: Iterable[str], *, source: str) -> list[str]:
-    """The ``name==version`` lines of ``requirements`` (a model manifest's), without
-    Shipyard itself (the image installs the wheel of the Shipyard writing the context).
-
-    A requirement that is not pinned to exactly one version would install whatever is
-    newest when the image is built: ConfigError naming every such requirement. There is
-    no way around it on purpose; the model must be packaged again where its requirements
-    are installed (``package()`` pins what is installed).
-
-    >>> pinned_requirements(["scikit-learn==1.5.2", "shipyard==0.1.0"], source="churn")
-    ['scikit-learn==1.5.2']
-    """
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    pinned, unpinned = [], []
-    for line in requirements:
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            unpinned.append(line)
-            continue
-        if canonicalize_name(requirement.name) == "shipyard":
-            continue
-        specifiers = list(requirement.specifier)
-        exact = (
-            requirement.url is None
-            and len(specifiers) == 1
-            and specifiers[0].operator in {"==", "==="}
-            and "*" not in specifiers[0].version
-        )
-        if exact:
-            pinned.append(str(requirement))
-        else:
-            unpinned.append(line)
-    if unpinned:
-        shown = ", ".join(repr(line) for line in unpinned)
-        raise ConfigError(
-            f"The requirements of {source} are not all pinned to one version: {shown}. An "
-            "image must install exactly what the model was made with.",
-            hint="Package and register the model again from an environment where these "
-            "packages are installed (shipyard.models.package() pins the installed versions), "
-            "or give package(..., requirements=['name==version', ...]) explicitly.",
-        )
-    return pinned
-
-
-def environment_requirements(
-    dependencies: Iterable[str], *, exclude: Iterable[str] = ()
-) -> list[str]:
-    """``name==version`` for ``dependencies`` (a pyproject's) and everything they need, as
-    installed in this environment, for a Linux image of this Python. Shipyard and the
-    names in ``exclude`` are left out (their own dependencies are not).
-
-    ConfigError names every dependency that is not installed, or whose installed version
-    the project's own constraint refuses.
-    """
-    from packaging.markers import default_environment
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    target = {
-        **default_environment(),
-        "sys_platform": "linux",
-        "platform_system": "Linux",
-        "os_name": "posix",
-    }
-    skipped = {canonicalize_name(name) for name in [*exclude, "shipyard"] if name}
-    pins: dict[str, str] = {}
-    problems: list[str] = []
-    seen: set[tuple[str, frozenset[str]]] = set()
-    queue: list[tuple[str, frozenset[str]]] = [(line, frozenset({""})) for line in dependencies]
-    while queue:
-        line, parent_extras = queue.pop()
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            problems.append(f"{line!r} is not a valid requirement")
-            continue
-        marker = requirement.marker
-        if marker is not None and not any(
-            marker.evaluate({**target, "extra": extra}) for extra in parent_extras
-        ):
-            continue
-        key = canonicalize_name(requirement.name)
-        extras = frozenset(requirement.extras)
-        if (key, extras) in seen:
-            continue
-        seen.add((key, extras))
-        try:
-            dist = distribution(requirement.name)
-        except PackageNotFoundError:
-            problems.append(f"{requirement.name} is not installed")
-            continue
-        if not requirement.specifier.contains(dist.version, prereleases=True):
-            problems.append(f"{requirement.name} {dist.version} is installed, not {requirement}")
-        if key not in skipped:
-            pins[key] = f"{dist.metadata['Name']}=={dist.version}"
-        queue.extend((child, extras | {""}) for child in dist.requires or ())
-    if problems:
-        raise ConfigError(
-            "The project's dependencies cannot be pinned from this environment: "
-            + "; ".join(sorted(set(problems)))
-            + ".",
-            hint="Install the project here (pip install -e .) so that every dependency has "
-            "the version the image should run, then write the context again.",
-        )
-    return [pins[key] for key in sorted(pins)]
-
-
-def _requirements_text(requirements: list[str], source: str) -> str:
-    header = f"# The pinned requirements of {source}. Shipyard itself is installed from wheels/.\n"
-    return header + "".join(f"{line}\n" for line in requirements)
-
-
-# --- Dockerfile pieces --------------------------------------------------------------------
-
-
-def _base_comment(base: str, what: str) -> list[str]:
-    if "@sha256:" in base:
-        return _comment(f"The base image is {base}, pinned by digest.")
-    return _comment(
-        f"The base image is {base}: the official image of {what}, pinned by version. It is "
-        "not pinned by digest: Shipyard writes contexts offline and cannot look digests up "
-        "(--pin-digest is not available offline). For byte-identical rebuilds, replace it "
-        f"with {base}@sha256:<digest> (`docker buildx imagetools inspect {base}` prints "
-        "the digest)."
-    )
-
-
-def _comment(text: str) -> list[str]:
-    return [f"# {line}" for line in textwrap.wrap(text, 86, break_on_hyphens=False)]
-
-
-def _builder_stage(base: str, wheel: str) -> list[str]:
-    return [
-        "# --- builder: every requirement as a wheel (compiled here if it must be) ------------",
-        f"FROM {base} AS builder",
-        "WORKDIR /build",
-        "COPY requirements.txt ./",
-        "COPY wheels/ ./wheels/",
-        "RUN "
-        + _exec(
-            [
-                "python",
-                "-m",
-                "pip",
-                "wheel",
-                "--no-cache-dir",
-                "--disable-pip-version-check",
-                "--wheel-dir",
-                "/wheels",
-                "--requirement",
-                "requirements.txt",
-                f"wheels/{wheel}",
-            ]
-        ),
-    ]
-
-
-def _install_stage(wheel: str) -> list[str]:
-    return [
-        f"RUN {_exec(['groupadd', '--gid', str(USER_ID), 'shipyard'])}",
-        "RUN "
-        + _exec(
-            [
-                "useradd",
-                "--uid",
-                str(USER_ID),
-                "--gid",
-                str(USER_ID),
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                "shipyard",
-            ]
-        ),
-        "# The builder's wheels are mounted, not copied: they leave no layer behind.",
-        "RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \\",
-        "    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \\",
-        "    "
-        + _exec(
-            [
-                "python",
-                "-m",
-                "pip",
-                "install",
-                "--no-cache-dir",
-                "--disable-pip-version-check",
-                "--no-index",
-                "--find-links",
-                "/wheels",
-                "--requirement",
-                "/tmp/requirements.txt",
-                f"/wheels/{wheel}",
-            ]
-        ),
-    ]
-
-
-def _environment(*extra: tuple[str, str, str]) -> list[str]:
-    variables = [
-        ("PYTHONDONTWRITEBYTECODE", "1", "no .pyc files written beside the code at run time"),
-        ("PYTHONUNBUFFERED", "1", "log lines reach `docker logs` as they are written"),
-        (
-            "XDG_CACHE_HOME",
-            "/tmp/shipyard-cache",
-            "Shipyard's caches, in a writable place (also with a read-only root filesystem)",
-        ),
-        *extra,
-    ]
-    lines = []
-    for name, value, why in variables:
-        lines += [*_comment(f"{name}: {why}"), f"ENV {name}={value}"]
-    return lines
-
-
-def _label_lines(labels: Mapping[str, str]) -> list[str]:
-    """One LABEL instruction, each value double-quoted with Dockerfile escapes (``\\``,
-    ``"`` and ``$``, which LABEL would expand), control characters replaced by spaces."""
-    items = [f"{key}={_quoted(value)}" for key, value in labels.items()]
-    return ["LABEL " + " \\\n      ".join(items)]
-
-
-def _quoted(value: str) -> str:
-    cleaned = "".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in value)
-    escaped = cleaned.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
-
-
-def _exec(argv: list[str]) -> str:
-    """The exec (JSON) form of an instruction: no shell ever parses it."""
-    return json.dumps(argv, ensure_ascii=False)
-
-
-def _dockerignore() -> str:
-    return (
-        "# Only what the Dockerfile copies is sent to the engine; never secrets or data.\n"
-        + "".join(f"{pattern}\n" for pattern in _IGNORED)
-    )
-
-
-def _build_command(folder: Path, tag: str | None, platform: str | None) -> tuple[str, ...]:
-    command = ["docker", "build", "--progress=plain", "--file", str(folder / "Dockerfile")]
-    if tag is not None:
-        command += ["--tag", tag]
-    if platform is not None:
-        command += ["--platform", platform]
-    return (*command, str(folder))
 
 
 # --- checks and the folder ----------------------------------------------------------------
