@@ -100,6 +100,29 @@ def test_a_failed_write_is_raised_by_the_next_flush_not_dropped(tmp_path):
     assert store.values() == [3]
 
 
+def failures_noted(writer, store, second, caplog) -> list[str]:
+    """Let the thread meet ``cannot write [1]``, then flush ``second``: the warnings."""
+    writer.add("bad", "r", 1)
+    deadline = time.monotonic() + 5
+    while not writer._errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    writer.add("bad", "r", second)
+    caplog.clear()
+    with (
+        caplog.at_level("WARNING", logger="shipyard.tracking"),
+        pytest.raises(ValueError, match=r"cannot write \[1\]"),
+    ):
+        writer.flush()
+    return [r.getMessage() for r in caplog.records if "another write failed" in r.getMessage()]
+
+
+def test_one_fault_met_by_the_thread_and_by_the_flush_is_one_report(tmp_path, caplog):
+    store = SQLiteTable(tmp_path / "t.db")
+    assert failures_noted(BatchWriter(store, insert_rows, interval_s=0.02), store, 1, caplog) == []
+    other = failures_noted(BatchWriter(store, insert_rows, interval_s=0.02), store, 2, caplog)
+    assert len(other) == 1 and "cannot write [2]" in other[0]
+
+
 def test_flushes_from_many_threads_lose_nothing(tmp_path):
     store = SQLiteTable(tmp_path / "t.db")
     writer = BatchWriter(store, insert_rows, interval_s=0.01, batch_size=100)

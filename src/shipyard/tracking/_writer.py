@@ -81,8 +81,13 @@ class BatchWriter:
         the buffered records cannot be written (in a transaction of its own)."""
         self._drain(then)
         errors, self._errors = self._errors, []
+        # The same fault met by the background thread and by this flush is one fault:
+        # only other faults are worth a line of their own.
+        noted = {str(errors[0])} if errors else set()
         for extra in errors[1:]:
-            logger.warning("Tracking store %s: another write failed: %s", self.store.url, extra)
+            if str(extra) not in noted:
+                noted.add(str(extra))
+                logger.warning("Tracking store %s: another write failed: %s", self.store.url, extra)
         if errors:
             raise errors[0]
 
