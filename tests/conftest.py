@@ -8,6 +8,7 @@ skipped only when moto or s3fs cannot be imported.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -43,6 +44,15 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: f
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def project(pristine, tmp_path) -> Path:
+    """A copy of the ``pristine`` project of the test's module (or folder), for a test to
+    change; folders whose projects are made otherwise define their own ``project``."""
+    copy = tmp_path / "churn"
+    shutil.copytree(pristine, copy)
+    return copy
 
 
 def churn_project(root: Path, *, champion: bool = False) -> Path:

@@ -57,13 +57,6 @@ def pristine(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture
-def project(pristine, tmp_path) -> Path:
-    copy = tmp_path / "churn"
-    shutil.copytree(pristine, copy)
-    return copy
-
-
 def registry_of(project: Path) -> tuple[Session, ModelRegistry]:
     session = Session.open(project)
     return session, ModelRegistry.for_session(session)

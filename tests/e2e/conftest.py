@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,14 +23,6 @@ def pristine(tmp_path_factory) -> Path:
     churn version 1 is registered). Tests that change it work on :func:`project`."""
     root = churn_project(tmp_path_factory.mktemp("e2e") / "churn")
     return root
-
-
-@pytest.fixture
-def project(pristine, tmp_path) -> Path:
-    """A copy of the module's ``pristine`` project, for a test to change."""
-    copy = tmp_path / "churn"
-    shutil.copytree(pristine, copy)
-    return copy
 
 
 @contextmanager

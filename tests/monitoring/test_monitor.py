@@ -53,13 +53,6 @@ def pristine(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture
-def project(pristine, tmp_path) -> Path:
-    copy = tmp_path / "churn"
-    shutil.copytree(pristine, copy)
-    return copy
-
-
 def market(project: Path, which: str) -> tuple[pd.DataFrame, pd.Series]:
     folder = project / ("old" if which == "old" else "data/05_model_input")
     X = pd.read_parquet(folder / "X_test.parquet")

@@ -28,6 +28,20 @@ ModelArgument = Annotated[
         show_default=False,
     ),
 ]
+ImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--image", help="The endpoint's image. Default: MODEL:VERSION.", show_default=False
+    ),
+]
+PipelineImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pipeline-image",
+        help="The project's image, for the monitoring job. Default: NAME-pipelines:VERSION.",
+        show_default=False,
+    ),
+]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Write into DIR even when it is not empty.")
 ]
@@ -143,20 +157,8 @@ def compose(
     folder: Annotated[Path, typer.Argument(metavar="[DIR]", help="Where to write.")] = Path(
         "deploy/compose"
     ),
-    image: Annotated[
-        str | None,
-        typer.Option(
-            "--image", help="The endpoint's image. Default: MODEL:VERSION.", show_default=False
-        ),
-    ] = None,
-    pipeline_image: Annotated[
-        str | None,
-        typer.Option(
-            "--pipeline-image",
-            help="The project's image, for the monitor service. Default: NAME-pipelines:VERSION.",
-            show_default=False,
-        ),
-    ] = None,
+    image: ImageOption = None,
+    pipeline_image: PipelineImageOption = None,
     force: ForceOption = False,
     env: EnvOption = None,
 ) -> None:
@@ -180,21 +182,8 @@ def k8s(
     folder: Annotated[Path, typer.Argument(metavar="[DIR]", help="Where to write.")] = Path(
         "deploy/k8s"
     ),
-    image: Annotated[
-        str | None,
-        typer.Option(
-            "--image", help="The endpoint's image. Default: MODEL:VERSION.", show_default=False
-        ),
-    ] = None,
-    pipeline_image: Annotated[
-        str | None,
-        typer.Option(
-            "--pipeline-image",
-            help="The project's image, for the monitoring "
-            "CronJob. Default: NAME-pipelines:VERSION.",
-            show_default=False,
-        ),
-    ] = None,
+    image: ImageOption = None,
+    pipeline_image: PipelineImageOption = None,
     namespace: Annotated[
         str | None,
         typer.Option("--namespace", "-n", help="The Kubernetes namespace.", show_default=False),

@@ -150,7 +150,7 @@ def check(
     from shipyard.monitoring._schedule import watch as watch_loop
 
     if (watch or once) and (since or until or window or dry_run):
-        _usage(
+        raise typer.BadParameter(
             "--watch and --once check the windows of the schedule; leave out "
             "--since, --until, --window and --dry-run."
         )
@@ -379,7 +379,7 @@ def _write_outputs(
     from shipyard.monitoring._report import report_json, write_report
 
     if report is not None:
-        write_report(result, report, history=monitor.history()[-30:] if result.id else ())
+        write_report(result, report, history=monitor.history(limit=30) if result.id else ())
         say(f"report: {report}")
     if json_file == "-":
         sys.stdout.write(report_json(result) + "\n")
@@ -445,6 +445,8 @@ def _duration(delta: Any) -> str:
 
 def _moment(text: str, option: str) -> datetime:
     """An ISO 8601 time of an option, in UTC (a time without an offset is UTC)."""
+    from shipyard.data._log_layout import as_utc
+
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -453,8 +455,4 @@ def _moment(text: str, option: str) -> datetime:
             "2026-11-28T08:00:00+01:00.",
             param_hint=option,
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _usage(message: str) -> None:
-    raise typer.BadParameter(message)
+    return as_utc(moment)

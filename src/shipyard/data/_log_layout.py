@@ -35,6 +35,7 @@ __all__ = [
     "HOUR_US",
     "PART_PATTERN",
     "TIMESTAMP",
+    "as_utc",
     "check_model_name",
     "epoch_us",
     "hour_folder",
@@ -60,6 +61,11 @@ _MICROSECOND = timedelta(microseconds=1)
 _STORED_NAME = re.compile(r"(?!.*\.\.)[a-z0-9_][a-z0-9_.-]{0,199}")
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive time is taken as UTC already, like the log's timestamps."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def epoch_us(moment: Any) -> int:
     """Microseconds since 1970 (UTC) of ``time.time_ns()`` or a datetime (naive = UTC).
 
@@ -68,9 +74,7 @@ def epoch_us(moment: Any) -> int:
     """
     if isinstance(moment, int):
         return moment // 1000
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MICROSECOND
+    return (as_utc(moment) - _EPOCH) // _MICROSECOND
 
 
 def hour_name(hour: int) -> str:

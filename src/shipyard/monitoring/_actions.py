@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,8 @@ from shipyard.monitoring._webhook import post_webhook
 from shipyard.tracking import start_run
 
 if TYPE_CHECKING:
-    from shipyard.monitoring._monitor import Monitor
+    from shipyard.monitoring._monitor import Monitor, Target
+    from shipyard.monitoring._window import Window
 
 __all__ = ["alert_payload", "run_actions"]
 
@@ -64,13 +65,19 @@ class _State:
     challenger: int | None = None
     champion: int | None = None
     beaten: bool | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    read: tuple[Target, Window] | None = None
 
 
 def run_actions(
-    monitor: Monitor, result: MonitoringResult, triggers: tuple[str, ...]
+    monitor: Monitor,
+    result: MonitoringResult,
+    triggers: tuple[str, ...],
+    *,
+    read: tuple[Target, Window] | None = None,
 ) -> tuple[repo.ActionRecord, ...]:
-    """Run (or resume) the policy's actions for ``result``; returns their final states."""
+    """Run (or resume) the policy's actions for ``result``; returns their final states.
+    ``read`` is the target and window the result was just computed from, so that
+    ``evaluate`` does not read the window again (a resumed window is read anew)."""
     assert result.id is not None, "a window is stored before its actions run"
     actions = monitor.config.actions
     with monitor.registry.store.begin() as conn:
@@ -79,7 +86,7 @@ def run_actions(
         return tuple(records)
     root = monitor.session.settings.project_root
     cooling = _cooling_down(monitor, result.id)
-    state = _State(champion=result.version)
+    state = _State(champion=result.version, read=read)
     with start_run(
         name=f"monitor {result.model} {result.window_start:%Y-%m-%d %H:%M}",
         experiment="monitoring",
@@ -97,10 +104,12 @@ def run_actions(
             if reason is not None:
                 _finish(monitor, record, "skipped", details={"reason": reason})
                 continue
+            # it keeps its old status: "running" means a stopped process began it
+            started = replace(record, run_id=_planned_run_id(record, action))
             with monitor.registry.store.begin() as conn:
-                repo.start_action(conn, record.id, run_id=_planned_run_id(record, action))
+                repo.start_action(conn, started.id, run_id=started.run_id)
             try:
-                details = _RUNNERS[action.kind](monitor, result, action, state, record)
+                details = _RUNNERS[action.kind](monitor, result, action, state, started)
             except (ActionFailed, ShipyardError) as exc:
                 message = exc.describe() if isinstance(exc, ShipyardError) else str(exc)
                 logger.error("The %s action for %s failed: %s", action.kind, result.model, message)
@@ -109,7 +118,6 @@ def run_actions(
                 failed = True
                 continue
             _finish(monitor, record, "done", details=details, run_id=details.get("run_id"))
-            state.details[action.kind] = details
     with monitor.registry.store.begin() as conn:
         return tuple(repo.actions_for(conn, result.id))
 
@@ -170,7 +178,6 @@ def _remember(state: _State, record: repo.ActionRecord) -> None:
         state.challenger = details.get("challenger")
     if record.kind == "evaluate" and record.status == "done":
         state.beaten = details.get("beaten")
-    state.details[record.kind] = details
 
 
 # --- the actions --------------------------------------------------------------------
@@ -222,10 +229,8 @@ def _retrain(
     state: _State,
     record: repo.ActionRecord,
 ) -> dict[str, Any]:
-    with monitor.registry.store.begin() as conn:
-        planned = next(a for a in repo.actions_for(conn, record.window_id) if a.id == record.id)
-    run_id = planned.run_id
-    assert run_id is not None
+    run_id = record.run_id
+    assert run_id is not None, "a retraining's run id is chosen before it starts"
     if not _finished_run(monitor, run_id):
         if record.status == "running":
             # the process that started it stopped first: this is its one retry
@@ -294,8 +299,12 @@ def _evaluate(
 ) -> dict[str, Any]:
     if state.challenger is None or state.champion is None:
         raise ActionFailed("There is no challenger to evaluate: no retraining preceded it.")
-    target = monitor.target()
-    labelled = monitor.read(result.window_start, result.window_end, target).labelled
+    if state.read is not None:
+        target, window = state.read
+    else:
+        target = monitor.target()
+        window = monitor.read(result.window_start, result.window_end, target)
+    labelled = window.labelled
     task = target.reference.task or "classification"
     metric = action.metric or ("roc_auc" if task == "classification" else "rmse")
     details: dict[str, Any] = {

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -36,9 +37,20 @@ from shipyard.monitoring._profile import (
     histogram,
     reference_profile,
 )
-from shipyard.monitoring._result import ColumnDrift, ColumnRole, MonitoringResult
+from shipyard.monitoring._result import (
+    ColumnDrift,
+    ColumnRole,
+    MonitoringResult,
+    PerformanceResult,
+)
 
-__all__ = ["compare_columns", "compare_frames", "compare_profiles", "drift_share"]
+__all__ = [
+    "compare_columns",
+    "compare_frames",
+    "compare_profiles",
+    "drift_share",
+    "window_status",
+]
 
 #: Bins of a numeric column for the share-based methods (PSI, JS, Hellinger, chi-square).
 SHARE_GROUPS = 10
@@ -88,6 +100,17 @@ def drift_share(columns: Collection[ColumnDrift]) -> float:
     """The share of columns with a verdict that drifted (0 when none has a verdict)."""
     judged = [column for column in columns if column.drifted is not None]
     return sum(bool(column.drifted) for column in judged) / len(judged) if judged else 0.0
+
+
+def window_status(
+    rows: int, share: float, performance: PerformanceResult | None, config: MonitoringConfig
+) -> Literal["ok", "drift", "not_enough_data"]:
+    """A window's status: too few rows for any verdict, or drift when enough input
+    columns drifted or performance degraded, else ok."""
+    if rows < config.min_rows:
+        return "not_enough_data"
+    degraded = performance is not None and performance.status == "degraded"
+    return "drift" if share >= config.drift_share or degraded else "ok"
 
 
 def compare_profiles(
@@ -262,10 +285,7 @@ def compare_frames(
     columns, _ = compare_profiles(profile, window, config, missing=missing)
     share = drift_share(columns)
     now = datetime.now(UTC)
-    if len(current) < config.min_rows:
-        status = "not_enough_data"
-    else:
-        status = "drift" if share >= config.drift_share else "ok"
+    status = window_status(len(current), share, None, config)
     return MonitoringResult(
         model=name,
         version=None,

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shipyard.data._log_layout import log_root
+from shipyard.data._log_layout import as_utc, log_root
 from shipyard.errors import MonitoringError
 from shipyard.metadata import monitoring as repo
 from shipyard.models import ModelRegistry, parse_model_ref, verify_package
 from shipyard.monitoring._config import MonitoringConfig, parse_monitoring_config
-from shipyard.monitoring._drift import compare_profiles, drift_share
+from shipyard.monitoring._drift import compare_profiles, drift_share, window_status
 from shipyard.monitoring._performance import measure_performance
 from shipyard.monitoring._profile import DatasetProfile
 from shipyard.monitoring._result import MonitoringResult
@@ -133,14 +133,18 @@ class Monitor:
     ) -> MonitoringResult:
         """Compare the window [since, until) with the reference profile; nothing is
         stored and no action runs."""
-        since, until = _utc(since), _utc(until)
+        return self._analyse(since, until, target or self.target())[0]
+
+    def _analyse(
+        self, since: datetime, until: datetime, target: Target
+    ) -> tuple[MonitoringResult, Window]:
+        since, until = as_utc(since), as_utc(until)
         if until <= since:
             raise MonitoringError(
                 f"The window ends ({until.isoformat()}) before it starts ({since.isoformat()}).",
                 hint="Give --since earlier than --until, or a --window length.",
             )
         started = time.perf_counter()
-        target = target or self.target()
         window = self.read(since, until, target)
         inputs, predictions = compare_profiles(
             target.reference, window.profile, self.config, missing=window.missing_columns
@@ -149,21 +153,14 @@ class Monitor:
             target.reference, window.labelled, self.config.performance
         )
         share = drift_share(inputs)
-        if window.rows < self.config.min_rows:
-            status = "not_enough_data"
-        elif share >= self.config.drift_share or (
-            performance is not None and performance.status == "degraded"
-        ):
-            status = "drift"
-        else:
-            status = "ok"
+        status = window_status(window.rows, share, performance, self.config)
         warnings = [f"skipped unreadable log file {path}" for path in window.skipped_files]
         if window.missing_columns:
             warnings.append(
                 "columns of the reference missing from the log: "
                 + ", ".join(window.missing_columns)
             )
-        return MonitoringResult(
+        result = MonitoringResult(
             model=target.name,
             version=target.version,
             window_start=since,
@@ -180,6 +177,7 @@ class Monitor:
             warnings=tuple(warnings),
             duration_s=time.perf_counter() - started,
         )
+        return result, window
 
     def triggers(self, result: MonitoringResult) -> tuple[str, ...]:
         """What in ``result`` calls for the policy's actions (``dataset_drift``,
@@ -198,13 +196,16 @@ class Monitor:
     def check(self, since: datetime, until: datetime, *, act: bool = True) -> Check:
         """Analyse the window unless it was (then its stored result is used), store it,
         and run the policy's actions when it triggers them (``act=False``: never)."""
-        since, until = _utc(since), _utc(until)
+        since, until = as_utc(since), as_utc(until)
         with self.registry.store.begin() as conn:
             stored = repo.find_window(conn, self.name, since, until)
+        read: tuple[Target, Window] | None = None
         if stored is not None:
             result = replace(MonitoringResult.from_dict(stored.result), id=stored.id)
         else:
-            result = self.analyse(since, until)
+            target = self.target()
+            result, window = self._analyse(since, until, target)
+            read = (target, window)
             with self.registry.store.begin() as conn:
                 record = repo.save_window(conn, result.to_dict())
             result = replace(result, id=record.id)
@@ -213,7 +214,7 @@ class Monitor:
         if act and triggers and self.config.actions:
             from shipyard.monitoring._actions import run_actions
 
-            actions = run_actions(self, result, triggers)
+            actions = run_actions(self, result, triggers, read=read)
         elif stored is not None:
             with self.registry.store.begin() as conn:
                 actions = tuple(repo.actions_for(conn, stored.id))
@@ -226,12 +227,7 @@ class Monitor:
         return [self.check(window.window_start, window.window_end) for window in unfinished]
 
     def history(self, *, limit: int | None = None) -> list[MonitoringResult]:
-        """Stored results of this model's windows, oldest first."""
+        """Stored results of this model's windows (the newest ``limit``), oldest first."""
         with self.registry.store.begin() as conn:
             windows = repo.list_windows(conn, self.name, limit=limit)
         return [replace(MonitoringResult.from_dict(w.result), id=w.id) for w in windows]
-
-
-def _utc(moment: datetime) -> datetime:
-    """Naive times are UTC, like the log's timestamps."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

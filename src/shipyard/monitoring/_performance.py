@@ -39,10 +39,9 @@ def measure_performance(
     output = prediction_column(reference)
     if task is None or output is None:
         return None
-    metrics = policy.metrics or (
-        stats.CLASSIFICATION_METRICS if task == "classification" else stats.REGRESSION_METRICS
+    metrics = tuple(
+        name for name in policy.metrics or _task_metrics(task) if name in _task_metrics(task)
     )
-    metrics = tuple(name for name in metrics if name in _task_metrics(task))
     baseline = {
         name: float(value) for name, value in reference.performance.items() if name in metrics
     }

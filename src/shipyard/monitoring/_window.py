@@ -49,7 +49,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from shipyard.data._log_layout import check_model_name, epoch_us, part_files
+from shipyard.data._log_layout import as_utc, check_model_name, epoch_us, part_files
 from shipyard.errors import MonitoringError
 from shipyard.monitoring._profile import (
     ColumnProfile,
@@ -134,7 +134,7 @@ def read_window(
     (for exact tests).
     """
     check_model_name(model)
-    since, until = _utc(since), _utc(until)
+    since, until = as_utc(since), as_utc(until)
     since_us, until_us = epoch_us(since), epoch_us(until)
     if until_us <= since_us:
         raise MonitoringError(
@@ -556,7 +556,3 @@ def _concat(parts: list[pa.Table], profiles: dict[str, ColumnProfile]) -> pa.Tab
             table = table.set_column(index, name, table.column(index).cast(kind, safe=False))
         unified.append(table)
     return pa.concat_tables(unified, promote_options="permissive")
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
