@@ -350,7 +350,12 @@ def _show(item: Check, *, quiet: bool) -> None:
             ],
         )
     performance = result.performance
-    if performance is not None:
+    if performance is not None and not performance.metrics:
+        say(
+            f"performance: {performance.labelled_rows:,} labelled rows, too few for a verdict "
+            "(ground truth comes back through POST /v1/feedback)"
+        )
+    elif performance is not None:
         print_table(
             f"Performance on {performance.labelled_rows:,} labelled rows ({performance.status})",
             ["metric", "value", "95% interval", "baseline", "degraded"],
