@@ -6,7 +6,9 @@
 ...     run.log_metric("auc", 0.91)
 
 ``shipyard.log_metric`` / ``log_metrics`` / ``log_params`` log to the active run: the
-innermost ``start_run`` block, or the pipeline run whose node is calling. Pipeline runs
+innermost ``start_run`` block, the pipeline run whose node is calling, or the run of the
+notebook (``$SHIPYARD_RUN_ID`` of a headless execution, :func:`use_default_run` of
+``%load_ext shipyard``). Pipeline runs
 are tracked by :data:`tracker`, the hook plugin Shipyard registers for every session.
 Runs go to ``$SHIPYARD_DB`` or the project's ``.shipyard/shipyard.db`` (docs/tracking.md).
 :func:`compare_runs` and :func:`diff_runs` put recorded runs side by side.
@@ -22,29 +24,35 @@ from shipyard.tracking._compare import (
     diff_runs,
     metric_histories,
 )
-from shipyard.tracking._hooks import Tracker, tracker
-from shipyard.tracking._run import (
-    ActiveRun,
+from shipyard.tracking._current import (
+    RUN_ID_VARIABLE,
     active_run,
+    end_default_run,
     log_metric,
     log_metrics,
     log_params,
-    start_run,
+    use_default_run,
 )
+from shipyard.tracking._hooks import Tracker, tracker
+from shipyard.tracking._run import ActiveRun, attach_run, start_run
 
 __all__ = [
+    "RUN_ID_VARIABLE",
     "ActiveRun",
     "CompareRow",
     "Comparison",
     "RunDiff",
     "Tracker",
     "active_run",
+    "attach_run",
     "compare_runs",
     "diff_runs",
+    "end_default_run",
     "log_metric",
     "log_metrics",
     "log_params",
     "metric_histories",
     "start_run",
     "tracker",
+    "use_default_run",
 ]

@@ -27,13 +27,8 @@ from typing import Any
 
 from shipyard.pipeline import Node
 from shipyard.runner import hook_impl
-from shipyard.tracking._run import (
-    ActiveRun,
-    create_run,
-    enter_pipeline_run,
-    leave_pipeline_run,
-    running_node,
-)
+from shipyard.tracking._current import enter_pipeline_run, leave_pipeline_run
+from shipyard.tracking._run import ActiveRun, create_run, running_node
 from shipyard.tracking._stores import tracking_for
 
 __all__ = ["Tracker", "tracker"]

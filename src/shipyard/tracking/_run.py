@@ -15,9 +15,7 @@ artifacts are written at once, since a conflict must raise where the call is mad
 
 from __future__ import annotations
 
-import contextvars
 import getpass
-import logging
 import os
 import socket
 import threading
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.errors import ProjectError, TrackingError
 from shipyard.ids import new_id
 from shipyard.tracking._capture import capture_environment, capture_git
+from shipyard.tracking._current import _active, active_run
 from shipyard.tracking._points import (
     INT64_MAX,
     INT64_MIN,
@@ -46,27 +45,8 @@ if TYPE_CHECKING:
     from shipyard.metadata.runs import RunRecord
     from shipyard.tracking._writer import BatchWriter
 
-__all__ = [
-    "ActiveRun",
-    "active_run",
-    "create_run",
-    "enter_pipeline_run",
-    "leave_pipeline_run",
-    "log_metric",
-    "log_metrics",
-    "log_params",
-    "start_run",
-]
+__all__ = ["ActiveRun", "attach_run", "create_run", "finishing", "start_run"]
 
-logger = logging.getLogger("shipyard.tracking")
-_worker_warned: list[str] = []  # one warning per worker process
-#: The run of the innermost ``start_run`` block of this context.
-_active: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
-    "shipyard_active_run", default=None
-)
-#: The run of the pipeline running in this process (runner threads do not inherit context
-#: variables, so this one is process-wide); set by the tracking hooks.
-_pipeline_run: list[ActiveRun] = []
 #: The node running in this thread, so that its metric points name it.
 running_node = threading.local()
 
@@ -306,73 +286,31 @@ def finishing(run: ActiveRun) -> Iterator[ActiveRun]:
     run.finish("finished")
 
 
-def active_run() -> ActiveRun | None:
-    """The run logging calls go to: the innermost ``start_run`` block, else the pipeline
-    run in progress in this process, else None."""
-    run = _active.get()
-    if run is None and _pipeline_run:
-        return _pipeline_run[-1]
-    return run
+def attach_run(run_id: str, *, project_root: str | os.PathLike[str] | None = None) -> ActiveRun:
+    """The run ``run_id``, still running in another process, to log to from this one.
 
+    A notebook executed by ``shipyard notebook run`` attaches to the run its parent
+    process made. This process never ends the run: its points are written when it exits,
+    and the run's owner finishes it."""
+    from shipyard.metadata import runs
 
-def log_metric(key: str, value: float, step: int | None = None) -> None:
-    """Log one metric point to the active run (a ``start_run`` block, or the pipeline
-    run whose node is calling)."""
-    run = _require_active_run("log_metric")
-    if run is not None:
-        run.log_metric(key, value, step)
-
-
-def log_metrics(values: Mapping[str, float], step: int | None = None) -> None:
-    """Log one point of each metric in ``values`` to the active run."""
-    run = _require_active_run("log_metrics")
-    if run is not None:
-        run.log_metrics(values, step)
-
-
-def log_params(values: Mapping[str, Any]) -> None:
-    """Log parameters to the active run; a different value for a logged key raises
-    ParamConflictError."""
-    run = _require_active_run("log_params")
-    if run is not None:
-        run.log_params(values)
-
-
-def enter_pipeline_run(run: ActiveRun) -> None:
-    """Make ``run`` the process's pipeline run, for ``log_metric`` calls in its nodes."""
-    _pipeline_run.append(run)
-
-
-def leave_pipeline_run(run: ActiveRun) -> None:
-    """``run`` is over: logging calls no longer go to it."""
-    if run in _pipeline_run:
-        _pipeline_run.remove(run)
-
-
-def _require_active_run(call: str) -> ActiveRun | None:
-    run = active_run()
-    if run is not None:
-        return run
-    import multiprocessing  # only when a node logs outside a run: rare
-
-    if multiprocessing.parent_process() is not None:
-        # A ProcessRunner worker: the pipeline's run lives in the parent process. The
-        # points cannot reach it, which must not fail the node: say so once.
-        if not _worker_warned:
-            _worker_warned.append(call)
-            logger.warning(
-                "shipyard.%s() in a ProcessRunner worker (pid %d) is not recorded: "
-                "log metrics from nodes run by the sequential or thread runner, or save "
-                "them to a metrics dataset.",
-                call,
-                os.getpid(),
-            )
-        return None
-    raise TrackingError(
-        f"shipyard.{call}() was called with no active run.",
-        hint="Call it inside `with shipyard.start_run():`, or in a node of a pipeline "
-        "run by `shipyard run` in a project (docs/tracking.md).",
-    )
+    root = _project_root(project_root)
+    tracking = tracking_for(root)
+    if tracking is None:
+        raise TrackingError(
+            f"Run {run_id} cannot be attached to: {Path.cwd()} is not in a Shipyard "
+            f"project and ${DB_VARIABLE} is not set.",
+            hint=f"Run inside the project that made the run, or set {DB_VARIABLE}.",
+        )
+    with tracking.store.connect() as conn:
+        record = runs.get(conn, run_id)
+    if record.status != "running":
+        raise TrackingError(
+            f"Run {record.id} is {record.status}: points can only be added to a running run.",
+            hint="Start a new run with shipyard.start_run(), or unset "
+            "SHIPYARD_RUN_ID if it was left over from another process.",
+        )
+    return ActiveRun(tracking, record, root)
 
 
 def _project_root(given: str | os.PathLike[str] | None) -> Path | None:
