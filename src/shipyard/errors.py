@@ -35,6 +35,9 @@ The tree::
     ├── MonitoringError            a window, profile, policy or action of monitoring cannot proceed
     │   └── UnsafeUrlError         a webhook URL refused (scheme, or a private/metadata address)
     ├── DeployError                an image cannot be built, or a deployment cannot be written
+    ├── LabError                   a notebook or an environment of the lab cannot proceed
+    │   ├── NotebookError          a notebook cell failed or timed out (the cell is named)
+    │   └── EnvironmentSpecError   an environment cannot be exported, read or recreated
     ├── PermissionDeniedError      the user's roles do not allow the action
     └── MissingDependencyError     an optional extra is not installed
 
@@ -60,6 +63,8 @@ __all__ = [
     "DatasetError",
     "DatasetNotFoundError",
     "DeployError",
+    "EnvironmentSpecError",
+    "LabError",
     "MetadataError",
     "MissingDependencyError",
     "ModelError",
@@ -67,6 +72,7 @@ __all__ = [
     "ModelNotFoundError",
     "MonitoringError",
     "NodeError",
+    "NotebookError",
     "ObjectNotFoundError",
     "ObjectStoreError",
     "ParamConflictError",
@@ -352,6 +358,25 @@ class DeployError(ShipyardError):
         "Read the last lines above; the build context's README.md shows how to build it "
         "by hand with `docker build`."
     )
+
+
+class LabError(ShipyardError):
+    """A notebook or an environment of the lab cannot proceed."""
+
+    hint = "docs/lab.md explains notebooks, notebook nodes and environments."
+
+
+class NotebookError(LabError):
+    """A notebook cell raised, or ran past its timeout; the message names the cell."""
+
+    hint = "Open the output notebook to see the failing cell with its outputs, fix it, run again."
+
+
+class EnvironmentSpecError(LabError):
+    """An environment file cannot be read, an environment cannot be exported, or one
+    cannot be recreated (a package that cannot be resolved, a name already taken)."""
+
+    hint = "docs/lab.md (Environments) shows export, check and create."
 
 
 class PermissionDeniedError(ShipyardError):

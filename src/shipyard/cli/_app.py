@@ -16,6 +16,7 @@ from shipyard.cli import (
     _data,
     _db,
     _deploy,
+    _env,
     _info,
     _lineage,
     _models,
@@ -81,5 +82,6 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_deploy.app, name="deploy")
+app.add_typer(_env.app, name="env")
 app.command("lineage")(_lineage.lineage)
 _runs.app.command("reproduce")(_lineage.reproduce)
