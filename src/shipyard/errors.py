@@ -54,6 +54,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "CircularDependencyError",
@@ -367,9 +371,32 @@ class LabError(ShipyardError):
 
 
 class NotebookError(LabError):
-    """A notebook cell raised, or ran past its timeout; the message names the cell."""
+    """A notebook could not be run to its end: a cell raised, timed out or killed its
+    kernel, or the notebook cannot be read. ``cell`` is the failing cell's number (1-based,
+    every cell counted), ``traceback`` the kernel's traceback as plain text, ``output``
+    the executed notebook written with the error (or None), ``run_id`` the tracked run."""
 
-    hint = "Open the output notebook to see the failing cell with its outputs, fix it, run again."
+    hint = "Open the notebook in Jupyter, fix the cell named above, then run it again."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        cell: int | None = None,
+        exception_type: str | None = None,
+        exception_message: str | None = None,
+        traceback: str = "",
+        output: Path | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.cell = cell
+        self.exception_type = exception_type
+        self.exception_message = exception_message
+        self.traceback = traceback
+        self.output = output
+        self.run_id = run_id
 
 
 class EnvironmentSpecError(LabError):

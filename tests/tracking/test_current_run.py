@@ -90,9 +90,7 @@ def test_a_stale_run_id_is_a_clear_error_for_logging_and_no_parent_for_new_runs(
     assert stored_run(project, old.id)[2] == {}  # nothing was added to the finished run
 
 
-def test_the_default_run_is_made_on_the_first_logging_call_only(
-    project, no_fallback, monkeypatch
-):
+def test_the_default_run_is_made_on_the_first_logging_call_only(project, no_fallback, monkeypatch):
     monkeypatch.chdir(project)
     made = []
 
