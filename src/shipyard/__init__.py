@@ -67,6 +67,9 @@ _LAZY = {
     "ThreadRunner": "shipyard.runner",
     "hook_impl": "shipyard.runner",
     "load_model": "shipyard.models",
+    # `%load_ext shipyard` in IPython and Jupyter (not in __all__: not called directly)
+    "load_ipython_extension": "shipyard.lab._extension",
+    "unload_ipython_extension": "shipyard.lab._extension",
     "log_metric": "shipyard.tracking",
     "log_metrics": "shipyard.tracking",
     "log_params": "shipyard.tracking",

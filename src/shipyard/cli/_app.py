@@ -18,10 +18,12 @@ from shipyard.cli import (
     _deploy,
     _env,
     _info,
+    _lab,
     _lineage,
     _models,
     _monitor,
     _new,
+    _notebook,
     _pipeline,
     _predict,
     _quickstart,
@@ -74,6 +76,7 @@ app.command("info")(_info.info)
 app.command("quickstart")(_quickstart.quickstart)
 app.command("serve")(_serve.serve)
 app.command("predict")(_predict.predict)
+app.command("lab")(_lab.lab)
 app.add_typer(_pipeline.app, name="pipeline")
 app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_data.app, name="data")
@@ -82,6 +85,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_deploy.app, name="deploy")
+app.add_typer(_notebook.app, name="notebook")
 app.add_typer(_env.app, name="env")
 app.command("lineage")(_lineage.lineage)
 _runs.app.command("reproduce")(_lineage.reproduce)
