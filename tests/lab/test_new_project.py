@@ -186,16 +186,16 @@ def test_the_notebook_is_valid_nbformat_4(churn: NewProject, bare: NewProject) -
         except ImportError:
             continue
         nbformat.validate(nbformat.read(path, as_version=4))
-    code = "\n".join(
-        "".join(cell["source"])
-        for cell in json.loads((churn.path / "notebooks/explore.ipynb").read_text("utf-8"))["cells"]
-        if cell["cell_type"] == "code"
-    )
+    cells = json.loads((churn.path / "notebooks/explore.ipynb").read_text("utf-8"))["cells"]
+    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    # papermill's convention: `shipyard notebook run -p top_n=10` replaces this cell's values
+    assert [c for c in cells if "parameters" in c["metadata"].get("tags", [])] == [cells[1]]
     for expected in (
-        "from shipyard import Session",
-        'session = Session.open("..")',
-        "catalog = session.catalog",
+        "top_n = 5",
+        "%load_ext shipyard",
         'catalog.load("customers_raw")',
+        "customers.head(top_n)",
+        'shipyard.log_metric("churn_rate"',
         "customers.describe()",
         'groupby("plan")["churned"].mean()',
         ".plot.bar(",
@@ -585,6 +585,9 @@ def test_the_example_runs_in_a_session_with_the_example_hook(
 def test_the_notebook_code_runs_once_the_pipelines_have(
     tmp_path: Path, importable: Callable[[NewProject], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Cell by cell in an IPython shell, as in Jupyter: `%load_ext shipyard` included."""
+    from IPython.testing import globalipapp
+
     from shipyard.project import Session
 
     project = create_project(tmp_path / "churn-notebook", init_git=False)
@@ -592,17 +595,20 @@ def test_the_notebook_code_runs_once_the_pipelines_have(
     Session.open(project.path, params={"data": {"n_customers": 500}}).run()
     notebook = json.loads((project.path / "notebooks/explore.ipynb").read_text("utf-8"))
     monkeypatch.chdir(project.path / "notebooks")
-    namespace: dict[str, object] = {}
-
-    for cell in notebook["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] != "code" or (".plot." in source and not _has("matplotlib")):
-            continue
-        exec(compile(source, "explore.ipynb", "exec"), namespace)
-
-    assert len(namespace["customers"]) > 500  # the raw table, duplicates included
-    assert set(namespace["churn_by_plan"].index) == {"basic", "standard", "premium"}
-    assert "customers_raw" in namespace["catalog"].list()
+    monkeypatch.setenv("MPLBACKEND", "agg")
+    globalipapp.start_ipython()  # once per process; later calls return None
+    shell = globalipapp.get_ipython()
+    try:
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code":
+                result = shell.run_cell("".join(cell["source"]), store_history=False)
+                assert result.success, result.error_in_exec or result.error_before_exec
+        namespace = shell.user_ns
+        assert len(namespace["customers"]) > 500  # the raw table, duplicates included
+        assert set(namespace["churn_by_plan"].index) == {"basic", "standard", "premium"}
+        assert "customers_raw" in namespace["catalog"].list()
+    finally:
+        shell.run_line_magic("unload_ext", "shipyard")  # ends the notebook's run
 
 
 def test_generated_configuration_loads_in_every_environment(
@@ -624,11 +630,3 @@ def test_generated_configuration_loads_in_every_environment(
     assert session.config.catalog == {}
     assert [node.name for node in session.pipeline().nodes] == []
     assert session.config.logging_config()["loggers"]["bare"] == {"level": "INFO"}
-
-
-def _has(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True

@@ -120,6 +120,29 @@ def _show_results(context: _Context) -> None:
     print_table("Datasets written", ["dataset", "file"], written)
 
 
+def _explore_in_the_lab(context: _Context) -> None:
+    from shipyard.errors import MissingDependencyError
+    from shipyard.lab import export_environment, run_notebook
+
+    executed = context.root / "data" / "08_reporting" / "explore.ipynb"
+    try:
+        done = run_notebook(context.root / "notebooks" / "explore.ipynb", output=executed)
+    except MissingDependencyError as missing:
+        say(f"  skipped the notebook: {missing.message} {missing.hint}")
+    else:
+        say(
+            f"  notebooks/explore.ipynb ran headless in {done.duration_s:.1f}s as tracked run "
+            f"{done.run_id}; the executed copy, plots included: "
+            f"{executed.relative_to(context.root)}"
+        )
+    pinned = export_environment(context.root)
+    say(
+        f"  pinned the {pinned.packages} packages of this Python {pinned.python} in "
+        "requirements.lock and environment.yml: `shipyard env check` compares another "
+        "environment with them, `shipyard env create` rebuilds it"
+    )
+
+
 def _trace_model(context: _Context) -> None:
     from rich.console import Console
 
@@ -399,7 +422,9 @@ def _next_steps(context: _Context) -> None:
         "  shipyard deploy k8s churn@champion deploy/k8s   # Deployment, Service, HPA, CronJob\n"
         "  shipyard deploy compose churn@champion deploy/compose  # endpoint, monitor, db, S3\n"
         '  pip install -e ".\\[test]" && pytest   # the project\'s own tests\n'
-        "  notebooks/explore.ipynb         # explore the data through the catalog"
+        "  shipyard lab                    # JupyterLab with the project loaded in every notebook\n"
+        "  shipyard notebook run notebooks/explore.ipynb -p top_n=10   # headless, tracked\n"
+        "  shipyard env check              # this environment against requirements.lock"
     )
 
 
@@ -408,6 +433,10 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("Run the data_processing and training pipelines", _run_pipelines),
     ("Run them again: unchanged nodes come from the node cache", _rerun_from_cache),
     ("Look at the results", _show_results),
+    (
+        "Explore in the lab: the starter notebook as a tracked run, the environment pinned",
+        _explore_in_the_lab,
+    ),
     ("Trace the model back to its data and code", _trace_model),
     ("Promote the registered model to champion through its gates", _promote_model),
     ("Serve the champion over HTTP; every prediction is logged", _serve_model),
