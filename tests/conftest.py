@@ -107,3 +107,14 @@ _AWS_ENV = {
     "NO_PROXY": "127.0.0.1,localhost",
     "no_proxy": "127.0.0.1,localhost",
 }
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory) -> Path:
+    """A folder of hand-made wheels (tinyone 1.0 and 2.0, tinytwo 1.0) for offline pip."""
+    from tests.venvs import write_wheel
+
+    folder = tmp_path_factory.mktemp("wheels")
+    for name, version in [("tinyone", "1.0"), ("tinyone", "2.0"), ("tinytwo", "1.0")]:
+        write_wheel(folder, name, version)
+    return folder

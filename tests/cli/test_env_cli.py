@@ -10,17 +10,9 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import run_cli
-from tests.lab.test_environments import BIN, bare_venv, write_wheel
+from tests.venvs import BIN, bare_venv
 
 from shipyard.lab import create_project
-
-
-@pytest.fixture(scope="module")
-def wheels(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("wheels")
-    for name, version in [("tinyone", "1.0"), ("tinyone", "2.0"), ("tinytwo", "1.0")]:
-        write_wheel(folder, name, version)
-    return folder
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ messages, progress and errors on stderr."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from shipyard._console import print_table
 from shipyard.errors import ShipyardError
 
 __all__ = ["CliState", "emit_json", "print_error", "print_internal_error", "print_table", "say"]
@@ -32,19 +32,6 @@ def say(message: str) -> None:
     from rich.console import Console
 
     Console(stderr=True, highlight=False).print(message)
-
-
-def print_table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
-    """A Rich table on stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(highlight=False).print(table)
 
 
 def print_error(error: ShipyardError, *, debug: bool) -> None:

@@ -15,11 +15,12 @@ import sys
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from shipyard._console import print_table
 from shipyard.errors import LabError, ProjectError, ShipyardError
 from shipyard.lab._extension import NotebookLab, is_dataset, render_error
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
 __all__ = ["register_magics", "unregister_magics"]
 
@@ -151,7 +152,7 @@ class _Commands:
         catalog = session.catalog
         if args.name is not None:
             described = catalog.describe(args.name)
-            _print_table(f"Dataset '{args.name}'", ["field", "value"], sorted(described.items()))
+            print_table(f"Dataset '{args.name}'", ["field", "value"], sorted(described.items()))
             return
         rows = []
         for name in filter(is_dataset, catalog.list()):
@@ -159,7 +160,7 @@ class _Commands:
             rows.append(
                 (name, described.get("type"), described.get("filepath"), described.get("origin"))
             )
-        _print_table(
+        print_table(
             f"{len(rows)} datasets (env {session.settings.env})",
             ["name", "type", "location", "defined in"],
             rows,
@@ -184,7 +185,7 @@ class _Commands:
         if not found:
             print(f"No runs in {tracking.store.url} yet.")
             return
-        _print_table(
+        print_table(
             f"Last {len(found)} runs in {tracking.store.url}",
             ["id", "started (UTC)", "status", "pipeline / name", "duration", "metrics"],
             [
@@ -272,16 +273,3 @@ def _seconds(seconds: float | None) -> str:
 def _metrics(values: dict[str, float]) -> str:
     shown = ", ".join(f"{key}={value:.6g}" for key, value in list(values.items())[:KEY_METRICS])
     return shown + (" …" if len(values) > KEY_METRICS else "")
-
-
-def _print_table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> None:
-    """A Rich table: HTML in Jupyter, text in a terminal."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(highlight=False).print(table)
