@@ -58,5 +58,10 @@ def serving(
         yield url, process
     finally:
         if process.poll() is None:
-            process.kill()
+            # A graceful stop ends the workers of --workers N too; a kill would orphan them.
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
         process.wait(timeout=30)
