@@ -102,7 +102,7 @@ def test_a_failing_notebook_exits_1_naming_the_cell_without_a_traceback(project)
     assert "failed at cell 2 (`total = rows / 0`): ZeroDivisionError: division by zero" in (
         done.stderr
     )
-    assert "hint: Run again with --output PATH" in done.stderr
+    assert "hint: `shipyard runs artifact RUN notebook.ipynb`" in done.stderr
     run_id = done.stderr.split("Run ", 1)[1].split(":", 1)[0]
     record, _ = recorded(project, run_id)
     assert record.status == "failed"
@@ -190,3 +190,25 @@ def _status(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return "State:\tZ"
+
+
+def test_without_the_lab_extra_it_names_the_extra_and_records_nothing(project):
+    before = run_ids(project)
+    # nbclient made unimportable, as in an install without the extra
+    code = (
+        "import sys; sys.modules['nbclient'] = None\n"
+        "from shipyard.cli import main; main(['notebook', 'run', 'notebooks/train.ipynb'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert "needs the 'nbclient' package" in done.stderr
+    assert 'pip install "shipyard[lab]"' in done.stderr and "Traceback" not in done.stderr
+    assert run_ids(project) == before

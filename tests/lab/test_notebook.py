@@ -380,7 +380,7 @@ def test_a_failing_notebook_marks_its_run_failed_and_keeps_the_executed_notebook
     error = caught.value
     assert "failed at cell 2 (`raise ValueError('the data is empty')`)" in error.message
     assert f"kept with run {error.run_id} as artifact notebook.ipynb" in error.message
-    assert "Run again with --output PATH" in error.hint
+    assert "`shipyard runs artifact RUN notebook.ipynb` writes the executed notebook" in error.hint
     found = stored(tracked, error.run_id)
     assert found["run"].status == "failed"
     assert "ValueError: the data is empty" in found["run"].error

@@ -211,3 +211,39 @@ def test_runs_show_of_an_unknown_run_is_an_error_with_a_hint(project):
     result = run_cli("runs", "show", "nope1234", cwd=project)
     assert result.returncode == 1
     assert "nope1234" in result.stderr and "hint:" in result.stderr
+
+
+def test_artifact_writes_a_runs_file_or_folder_back_and_never_a_tampered_one(
+    project, monkeypatch, tmp_path
+):
+    monkeypatch.chdir(project)
+    (tmp_path / "report.txt").write_text("all good")
+    (tmp_path / "plots" / "a").mkdir(parents=True)
+    (tmp_path / "plots" / "a" / "roc.svg").write_text("<svg/>")
+    with shipyard.start_run(name="r") as run:
+        digest = run.log_artifact(tmp_path / "report.txt")
+        run.log_artifact(tmp_path / "plots")
+
+    done = run_cli("runs", "artifact", run.id[:10], "report.txt", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "report.txt").read_text() == "all good"
+    again = run_cli("runs", "artifact", run.id, "report.txt", cwd=project)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and "--force" in again.stderr
+    assert run_cli("runs", "artifact", run.id, "report.txt", "--force", cwd=project).returncode == 0
+    tree = run_cli("runs", "artifact", run.id, "plots", "-o", str(tmp_path / "back"), cwd=project)
+    assert tree.returncode == 0, tree.stderr
+    assert (tmp_path / "back" / "a" / "roc.svg").read_text() == "<svg/>"
+
+    unknown = run_cli("runs", "artifact", run.id, "report.tx", cwd=project)
+    assert unknown.returncode == 1
+    assert "has no artifact 'report.tx'. Did you mean 'report.txt'?" in unknown.stderr
+    assert "plots, report.txt" in unknown.stderr
+
+    stored = project / ".shipyard" / "objects" / digest[7:9] / digest[9:]
+    stored.chmod(0o644)
+    stored.write_text("all bad!")
+    tampered = run_cli("runs", "artifact", run.id, "report.txt", "-o", "copy.txt", cwd=project)
+    assert tampered.returncode == 1
+    assert digest in tampered.stderr and "Traceback" not in tampered.stderr
+    assert not (project / "copy.txt").exists()

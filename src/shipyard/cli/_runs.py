@@ -134,6 +134,64 @@ def show(
     _print_run(described)
 
 
+@app.command("artifact")
+def artifact(
+    run: Annotated[str, typer.Argument(help="A run id, or a unique prefix (4+ characters).")],
+    name: Annotated[str, typer.Argument(help="The artifact's name (`runs show RUN` lists them).")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to write it. Default: its name, in the current folder.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a file already at the output path.")
+    ] = False,
+) -> None:
+    """Write a run's artifact (a file, or a folder) out of the object store: the executed
+    notebook of `shipyard notebook run` is artifact notebook.ipynb."""
+    from shipyard.errors import ProjectError, TrackingError, did_you_mean
+    from shipyard.metadata import artifacts, runs
+    from shipyard.objects import Digest, ObjectStore
+
+    store = _store()
+    with store.connect() as conn:
+        record = runs.get(conn, run)
+        kept = {item["name"]: item for item in artifacts.of_run(conn, record.id)}
+    if name not in kept:
+        names = ", ".join(sorted(kept)) or "none"
+        raise TrackingError(
+            f"Run {record.id} has no artifact '{name}'.{did_you_mean(name, kept)}",
+            hint=f"Its artifacts: {names} (`shipyard runs show {record.id}`).",
+        )
+    root = _project_root()
+    if root is None:
+        raise ProjectError(
+            f"The artifacts of run {record.id} are in its project's object store, and there "
+            f"is no project at or above {Path.cwd()}.",
+            hint="Run the command inside the project the run was made in.",
+        )
+    # The name comes from the store: only its last part is used, never a path it spells.
+    target = output if output is not None else Path(Path(name).name)
+    if target.exists() and not (force and target.is_file()):
+        raise TrackingError(
+            f"{target} already exists: the artifact was not written.",
+            hint="Choose another path with --output"
+            + (", or pass --force to replace the file." if target.is_file() else "."),
+        )
+    objects = ObjectStore(root / ".shipyard" / "objects", verify_on_read=True)
+    digest = Digest.parse(kept[name]["digest"])
+    if kept[name]["kind"] == "tree":
+        objects.checkout_tree_once(digest, target, link=False)
+    else:
+        objects.get_file(digest, target, link=False)
+    say(f"[green]✓[/green] Artifact '{name}' of run {record.id} written to {target}")
+
+
 @app.command("compare")
 def compare(
     refs: Annotated[

@@ -38,7 +38,10 @@ def failure_of(  # noqa: PLR0917 - one call site, all of it needed
     exceptions = require("nbclient").exceptions
     where, number = cell_label(nb, index), cell_number(nb, index)
     if kept_as:  # somewhere the user cannot simply open
-        opened = "Run again with --output PATH to get the executed notebook as a file"
+        opened = (
+            "`shipyard runs artifact RUN notebook.ipynb` writes the executed notebook out as "
+            "a file (or run again with --output PATH); open it"
+        )
     elif written:
         opened, kept_as = f"Open {written} in Jupyter to see every cell's output", f"at {written}"
     else:

@@ -219,6 +219,7 @@ def run_notebook(
     source = Path(path)  # as given, for messages; resolved where it matters
     root = _project_of(source.resolve(), project_root)
     nb = read_notebook(source)  # a missing or broken notebook records no run
+    client_class()  # nor does a missing nbclient (the lab extra)
     injected, warnings = inject_cell(nb, parameters or {}, notebook=str(source))
     tracking = _stores.tracking_for(root)
     assert tracking is not None  # there is a project, so there is its SQLite store
