@@ -155,6 +155,23 @@ def test_a_notebook_node_gets_its_inputs_as_variables_and_its_outputs_are_saved(
     assert list(Path(tempfile.gettempdir()).iterdir()) == []
 
 
+@pytest.mark.slow
+def test_under_the_process_runner_the_notebook_still_logs_to_the_pipelines_run(project):
+    from shipyard.runner import ProcessRunner
+
+    for name in [m for m in sys.modules if m == "nbdemo" or m.startswith("nbdemo.")]:
+        del sys.modules[name]
+    session = Session.open(project)
+    result = session.run("report", runner=ProcessRunner(max_workers=1))
+
+    assert result.completed == ("notebook_report",)
+    assert session.catalog.load("summary") == {"n": 2, "label": "weekly"}
+    store = MetadataStore.open(project_root=project)
+    with store.connect() as conn:  # worker -> kernel -> the run, through the environment
+        assert metrics.latest(conn, result.run_id) == {"n_high": 2.0}
+    store.close()
+
+
 def test_an_unchanged_notebook_is_a_cache_hit_and_an_edited_one_runs_again(project):
     _, first = run(project)
     _, second = run(project)

@@ -5,6 +5,7 @@ cache hits, failures; a store fault never breaks the run."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 
 import pytest
@@ -174,12 +175,14 @@ def test_nothing_is_tracked_without_a_project_or_store(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # no .shipyard, no database
 
 
-def test_a_process_runner_run_is_tracked_and_log_metric_in_workers_does_not_fail(project):
+def test_a_process_runner_run_is_tracked_with_the_points_its_workers_log(project):
     from shipyard.runner import ProcessRunner
 
     result = run(project, runner=ProcessRunner(max_workers=2))
     found = recorded(project, result.run_id)
     assert found["run"].status == "finished"
-    assert found["metrics"] == {"auc": 0.62, "n": 3.0}  # the metrics dataset still counts
-    assert found["loss"] == []  # points logged in a worker process cannot reach the run
+    assert found["metrics"] == {"auc": 0.62, "n": 3.0, "loss": 1 / 3}
+    # logged in a worker process, which found the run through $SHIPYARD_RUN_ID
+    assert [(p.step, p.value) for p in found["loss"]] == [(0, 1.0), (1, 0.5), (2, 1 / 3)]
+    assert "SHIPYARD_RUN_ID" not in os.environ  # only for the run's duration
     assert {n.status for n in found["nodes"].values()} == {"finished"}

@@ -214,7 +214,7 @@ def run_notebook(
     ``on_cell(label, position, total)`` is told of each code cell as it starts.
     """
     from shipyard.settings import ENV_VARIABLE
-    from shipyard.tracking import RUN_ID_VARIABLE, _run, _stores
+    from shipyard.tracking import _run, _stores
 
     source = Path(path)  # as given, for messages; resolved where it matters
     root = _project_of(source.resolve(), project_root)
@@ -232,7 +232,7 @@ def run_notebook(
         env=env_name,
         tags={"source": "notebook", "notebook": _relative(source.resolve(), root)},
     )
-    kernel_env = {RUN_ID_VARIABLE: run.id}
+    kernel_env = run.child_environment()
     if env_name:
         kernel_env[ENV_VARIABLE] = env_name
     scratch = Path(tempfile.mkdtemp(prefix="shipyard-notebook-"))

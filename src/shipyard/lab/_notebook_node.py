@@ -340,10 +340,10 @@ def _without_outputs_cell(nb: Any) -> Any:
 
 def _run_environment() -> dict[str, str]:
     """The pipeline run in progress, so ``shipyard.log_metric`` in the notebook logs to it."""
-    from shipyard.tracking import RUN_ID_VARIABLE, active_run
+    from shipyard.tracking import active_run
 
     run = active_run()
-    return {RUN_ID_VARIABLE: run.id} if run is not None else {}
+    return run.child_environment() if run is not None else {}
 
 
 def _is_frame(value: Any) -> bool:

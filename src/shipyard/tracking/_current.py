@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RUN_ID_VARIABLE",
+    "RUN_PROJECT_VARIABLE",
     "active_run",
     "end_default_run",
     "enter_pipeline_run",
@@ -36,8 +37,10 @@ __all__ = [
     "use_default_run",
 ]
 
-#: The environment variable naming the run a child process logs to.
+#: The environment variable naming the run a child process logs to, and the one naming
+#: the project whose store holds it (a worker need not run in the project's folder).
 RUN_ID_VARIABLE = "SHIPYARD_RUN_ID"
+RUN_PROJECT_VARIABLE = "SHIPYARD_RUN_PROJECT"
 
 logger = logging.getLogger("shipyard.tracking")
 _worker_warned: list[str] = []  # one warning per worker process
@@ -70,8 +73,10 @@ class _Fallback:
             if self.run is None and variable is not None:
                 from shipyard.tracking._run import attach_run
 
+                project = os.environ.get(RUN_PROJECT_VARIABLE) or None
                 try:
-                    self.run, self.attached_to = attach_run(variable), variable
+                    self.run = attach_run(variable, project_root=project)
+                    self.attached_to = variable
                 except TrackingError:
                     if create:  # a logging call: say why its points have nowhere to go
                         raise
@@ -145,20 +150,23 @@ def log_params(values: Mapping[str, Any]) -> None:
 
 
 def _require_active_run(call: str) -> ActiveRun | None:
-    run = active_run() or _fallback.get(create=True)
+    try:
+        run = active_run() or _fallback.get(create=True)
+    except TrackingError:
+        if not _in_worker():
+            raise
+        run = None  # a worker whose run cannot be reached: the warning below
     if run is not None:
         return run
-    import multiprocessing  # only when a node logs outside a run: rare
-
-    if multiprocessing.parent_process() is not None:
-        # A ProcessRunner worker: the pipeline's run lives in the parent process. The
-        # points cannot reach it, which must not fail the node: say so once.
+    if _in_worker():
+        # A ProcessRunner worker outside a tracked run (or cut off from its store): the
+        # points cannot be recorded, which must not fail the node: say so once.
         if not _worker_warned:
             _worker_warned.append(call)
             logger.warning(
-                "shipyard.%s() in a ProcessRunner worker (pid %d) is not recorded: "
-                "log metrics from nodes run by the sequential or thread runner, or save "
-                "them to a metrics dataset.",
+                "shipyard.%s() in a ProcessRunner worker (pid %d) is not recorded: the "
+                "worker cannot reach the pipeline's run; save the values to a metrics "
+                "dataset instead.",
                 call,
                 os.getpid(),
             )
@@ -168,3 +176,9 @@ def _require_active_run(call: str) -> ActiveRun | None:
         hint="Call it inside `with shipyard.start_run():`, or in a node of a pipeline "
         "run by `shipyard run` in a project (docs/tracking.md).",
     )
+
+
+def _in_worker() -> bool:
+    import multiprocessing  # only off the logging fast path
+
+    return multiprocessing.parent_process() is not None

@@ -15,6 +15,7 @@ start stops the run, before any node runs.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -27,11 +28,18 @@ from typing import Any
 
 from shipyard.pipeline import Node
 from shipyard.runner import hook_impl
-from shipyard.tracking._current import enter_pipeline_run, leave_pipeline_run
+from shipyard.tracking._current import (
+    RUN_ID_VARIABLE,
+    RUN_PROJECT_VARIABLE,
+    enter_pipeline_run,
+    leave_pipeline_run,
+)
 from shipyard.tracking._run import ActiveRun, create_run, running_node
 from shipyard.tracking._stores import tracking_for
 
 __all__ = ["Tracker", "tracker"]
+
+_CHILD_VARIABLES = (RUN_ID_VARIABLE, RUN_PROJECT_VARIABLE)
 
 logger = logging.getLogger("shipyard.tracking")
 
@@ -48,6 +56,7 @@ class _PipelineRun:
     warned: bool = False
     terminated: bool = False
     previous_sigterm: Any = None
+    previous_variables: dict[str, str | None] = field(default_factory=dict)
 
 
 class Tracker:
@@ -85,6 +94,11 @@ class Tracker:
             if parameters:
                 run.log_params(parameters)
         enter_pipeline_run(run)
+        # Processes the run starts (ProcessRunner workers, a notebook node's kernel)
+        # inherit the run's id, so that their shipyard.log_metric calls reach it.
+        state.previous_variables = {v: os.environ.get(v) for v in _CHILD_VARIABLES}
+        os.environ.pop(RUN_PROJECT_VARIABLE, None)  # none for a run in $SHIPYARD_DB alone
+        os.environ.update(run.child_environment())
         _handle_sigterm(state)
 
     # Per node, two hooks: before_node_run and after_node_run (outputs are saved before
@@ -164,6 +178,11 @@ class Tracker:
         if state is None:
             return
         _restore_sigterm(state)
+        for variable, previous in state.previous_variables.items():
+            if previous is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = previous
         leave_pipeline_run(state.run)
         running_node.name = None
         with self._recording(state, "how it ended"):

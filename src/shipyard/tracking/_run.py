@@ -29,7 +29,12 @@ from typing import TYPE_CHECKING, Any
 from shipyard.errors import ProjectError, TrackingError
 from shipyard.ids import new_id
 from shipyard.tracking._capture import capture_environment, capture_git
-from shipyard.tracking._current import _active, active_run
+from shipyard.tracking._current import (
+    RUN_ID_VARIABLE,
+    RUN_PROJECT_VARIABLE,
+    _active,
+    active_run,
+)
 from shipyard.tracking._points import (
     INT64_MAX,
     INT64_MIN,
@@ -77,6 +82,14 @@ class ActiveRun:
         upstream of the node that is running (a model it saves came from them); empty
         outside a pipeline run."""
         return self.known_versions() if self.known_versions is not None else []
+
+    def child_environment(self) -> dict[str, str]:
+        """The environment variables a child process (a worker, a notebook's kernel)
+        needs for its ``shipyard.log_metric`` calls to reach this run."""
+        variables = {RUN_ID_VARIABLE: self.id}
+        if self.project_root is not None:
+            variables[RUN_PROJECT_VARIABLE] = str(Path(self.project_root).resolve())
+        return variables
 
     def log_param(self, key: str, value: Any) -> None:
         """Record one parameter."""

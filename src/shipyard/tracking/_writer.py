@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections import deque
@@ -56,6 +57,7 @@ class BatchWriter:
         self._batch_size = batch_size
         self._reset()
         _writers.add(self)
+        _flush_at_child_exit()
 
     def _reset(self) -> None:
         # deque.append and popleft are atomic: adding takes no lock at all.
@@ -143,6 +145,22 @@ def _flush_all_at_exit() -> None:
                 writer.store.url,
                 exc,
             )
+
+
+def _flush_at_child_exit() -> None:
+    """A multiprocessing child (a ProcessRunner worker) ends with ``os._exit``, which
+    skips atexit: its buffered points are flushed by a multiprocessing finalizer instead."""
+    if _child_finalizer or "multiprocessing" not in sys.modules:
+        return  # registered already, or not a multiprocessing child (it would import it)
+    import multiprocessing.util
+
+    if multiprocessing.parent_process() is not None:
+        _child_finalizer.append(
+            multiprocessing.util.Finalize(None, _flush_all_at_exit, exitpriority=100)
+        )
+
+
+_child_finalizer: list[object] = []
 
 
 def _after_fork() -> None:
