@@ -26,12 +26,23 @@ BUCKET = "shipyard-test"
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="shipyard-test-cache-")
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
-    """Run ``shipyard ARGS`` as a user would: a fresh process, output captured."""
+def run_cli(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    missing: str | None = None,
+):
+    """Run ``shipyard ARGS`` as a user would: a fresh process, output captured. With
+    ``missing``, that module cannot be imported, as in an install without its extra."""
     full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     full_env.pop("SHIPYARD_ENV", None)
+    command = ["-m", "shipyard", *args]
+    if missing is not None:
+        code = f"import sys; sys.modules[{missing!r}] = None\nfrom shipyard.cli import main\n"
+        command = ["-c", code + f"main({list(args)!r})"]
     return subprocess.run(
-        [sys.executable, "-m", "shipyard", *args],
+        [sys.executable, *command],
         cwd=cwd,
         env=full_env,
         capture_output=True,

@@ -57,19 +57,7 @@ def test_help_names_every_option(cli, tmp_path):
 
 
 def test_without_the_lab_extra_it_names_the_install(project):
-    # jupyterlab made unimportable, as in an install without the extra
-    code = (
-        "import sys; sys.modules['jupyterlab'] = None\n"
-        "from shipyard.cli import main; main(['lab', '--no-browser'])"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("lab", "--no-browser", cwd=project, missing="jupyterlab")
 
     assert done.returncode == 1
     assert "needs the 'jupyterlab' package" in done.stderr

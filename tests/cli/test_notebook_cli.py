@@ -194,19 +194,7 @@ def _status(pid: int) -> str:
 
 def test_without_the_lab_extra_it_names_the_extra_and_records_nothing(project):
     before = run_ids(project)
-    # nbclient made unimportable, as in an install without the extra
-    code = (
-        "import sys; sys.modules['nbclient'] = None\n"
-        "from shipyard.cli import main; main(['notebook', 'run', 'notebooks/train.ipynb'])"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("notebook", "run", "notebooks/train.ipynb", cwd=project, missing="nbclient")
 
     assert done.returncode == 1
     assert "needs the 'nbclient' package" in done.stderr
