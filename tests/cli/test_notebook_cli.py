@@ -200,3 +200,18 @@ def test_without_the_lab_extra_it_names_the_extra_and_records_nothing(project):
     assert "needs the 'nbclient' package" in done.stderr
     assert 'pip install "shipyard[lab]"' in done.stderr and "Traceback" not in done.stderr
     assert run_ids(project) == before
+
+
+def test_the_command_does_not_build_jsonschemas_iri_parsers():
+    code = (
+        "import sys\n"
+        "from shipyard.cli._notebook import skip_iri_format_checker\n"
+        "skip_iri_format_checker()\n"
+        "import nbformat\n"
+        "nbformat.validate(nbformat.v4.new_notebook())  # validation is whole without it\n"
+        "assert sys.modules['rfc3987_syntax'] is None\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

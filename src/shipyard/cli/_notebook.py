@@ -9,6 +9,7 @@ notebook logs with ``shipyard.log_metric``, and the executed notebook as an arti
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from shipyard.cli._output import emit_json, say
 if TYPE_CHECKING:
     from shipyard.lab._notebook import NotebookRun
 
-__all__ = ["app"]
+__all__ = ["app", "skip_iri_format_checker"]
 
 app = typer.Typer(
     help="Run notebooks headless as tracked runs, with parameters (papermill-style "
@@ -92,6 +93,7 @@ def run(
     A failing cell stops the run: the error names the cell (counting every cell of the
     notebook) and the exception, the run is recorded as failed, and the executed
     notebook with the error is kept. `shipyard runs show RUN` shows the run."""
+    skip_iri_format_checker()
     from shipyard.errors import NotebookError, ParamsError
     from shipyard.lab._notebook import run_notebook
     from shipyard.lab._parameters import parse_parameter
@@ -150,6 +152,14 @@ def _describe(done: NotebookRun, notebook: Path) -> dict[str, Any]:
         "artifact": {"name": "notebook.ipynb", "digest": done.artifact_digest},
         "warnings": list(done.warnings),
     }
+
+
+def skip_iri_format_checker() -> None:
+    """Keep jsonschema (imported by nbformat) from loading rfc3987-syntax, which builds
+    ~35 Lark parsers at import for the ``iri`` format check: 1-2 s of every notebook
+    command, for a check no notebook schema uses (jsonschema#1428). Only the CLI's own
+    process does this; a program that imports Shipyard keeps its jsonschema whole."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 @contextmanager

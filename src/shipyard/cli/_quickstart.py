@@ -121,10 +121,12 @@ def _show_results(context: _Context) -> None:
 
 
 def _explore_in_the_lab(context: _Context) -> None:
+    from shipyard.cli._notebook import skip_iri_format_checker
     from shipyard.errors import MissingDependencyError
     from shipyard.lab import export_environment, run_notebook
 
     executed = context.root / "data" / "08_reporting" / "explore.ipynb"
+    skip_iri_format_checker()
     try:
         done = run_notebook(context.root / "notebooks" / "explore.ipynb", output=executed)
     except MissingDependencyError as missing:
