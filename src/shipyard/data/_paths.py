@@ -104,6 +104,13 @@ class Location:
             raise
 
 
+def write_text(path: Path, text: str) -> None:
+    """Replace the local file ``path`` with ``text`` (UTF-8) whole or not at all: a
+    temp file beside it, then a rename; it keeps the mode of the file it replaces."""
+    with Location(None, Path(path).as_posix(), True).open_write() as handle:
+        handle.write(text.encode("utf-8"))
+
+
 def resolve_location(
     filepath: str,
     *,

@@ -518,15 +518,14 @@ def write_files(
             hint="Choose a new or empty folder, or pass --force: the generated files "
             "are replaced, other files are left alone.",
         )
-    from shipyard.data._paths import Location
+    from shipyard.data._paths import write_text
 
     written = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             path = folder / name
-            with Location(None, path.as_posix(), True).open_write() as handle:
-                handle.write(text.encode("utf-8"))
+            write_text(path, text)
             written.append(path)
         for name in set(owned) - set(files):
             (folder / name).unlink(missing_ok=True)

@@ -21,9 +21,7 @@ belong to the installer and are left out, as ``pip freeze`` does; checks ignore 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +32,6 @@ __all__ = [
     "INSTALLER_PACKAGES",
     "EnvironmentSpec",
     "LocalPackage",
-    "atomic_write",
     "normalize_name",
     "parse_requirements",
     "read_lock",
@@ -212,21 +209,3 @@ def read_text(path: Path) -> str:
             f"The environment file {path} cannot be read: {exc}.",
             hint="Check the file's permissions and that it is UTF-8 text.",
         ) from exc
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (temp file, then rename); the file
-    keeps the permissions of the one it replaces."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        # mkstemp makes the file owner-only; a new file gets the usual rw-r--r--
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        Path(temporary).chmod(mode)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

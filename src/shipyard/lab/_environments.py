@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from shipyard.data._paths import write_text
 from shipyard.errors import EnvironmentSpecError, MetadataError, ProjectError
 from shipyard.lab import _env_probe
 from shipyard.lab._env_check import EnvironmentDiff, diff_environments
@@ -39,7 +40,6 @@ from shipyard.lab._env_files import (
     LOCK_FILE,
     EnvironmentSpec,
     LocalPackage,
-    atomic_write,
     normalize_name,
     parse_requirements,
     read_lock,
@@ -135,7 +135,7 @@ def export_environment(
             text = update_environment_yml(existing, name=env_name, python=spec.python, spec=spec)
         texts[yml] = text
     for path, text in texts.items():
-        atomic_write(path, text)
+        write_text(path, text)
     return ExportResult(
         tuple(texts), spec.python or "?", len(spec.requirements()), spec.local, from_conda
     )

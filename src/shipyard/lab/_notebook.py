@@ -129,16 +129,9 @@ def read_notebook(path: Path) -> Any:
 
 def write_notebook(nb: Any, path: Path) -> Path:
     """Write ``nb`` to ``path`` atomically (temp file, then rename); returns the path."""
-    nbformat = require("nbformat")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            nbformat.write(nb, stream)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    from shipyard.data._paths import write_text
+
+    write_text(path, require("nbformat").writes(nb))
     return path
 
 

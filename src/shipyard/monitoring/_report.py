@@ -116,11 +116,10 @@ def write_report(
             hint="Name the report file *.html for the page or *.json for the data.",
         )
     # Imported here: the data package is only needed once a report is written.
-    from shipyard.data._paths import Location
+    from shipyard.data._paths import write_text
 
     try:
-        with Location(None, path.as_posix(), True).open_write() as handle:
-            handle.write(text.encode("utf-8"))
+        write_text(path, text)
     except OSError as exc:
         raise MonitoringError(
             f"Cannot write the report to '{path}': {exc.strerror or exc}.",
