@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from shipyard._imports import require
 from shipyard.data._files import FileDataset
-from shipyard.errors import MissingDependencyError
 
 _FRAME = "a pandas DataFrame"
 
@@ -92,12 +92,7 @@ class ExcelDataset(FileDataset):
                 frame.to_excel(writer, sheet_name=str(sheet), **save_args)
 
     def _require_openpyxl(self) -> None:
-        try:
-            import openpyxl  # noqa: F401 - only checking that it is installed
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "openpyxl", "excel", purpose=f"Dataset {self._label()} (excel)"
-            ) from exc
+        require("openpyxl", purpose=f"Dataset {self._label()} (excel)", extra="excel")
 
 
 class PandasJSONDataset(FileDataset):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shipyard.errors import MissingDependencyError, NotebookError
+from shipyard._imports import require as require_module
+from shipyard.errors import NotebookError
 from shipyard.lab._parameters import cell_label, cell_number
 
 __all__ = ["client_class", "failure_of", "require", "run_client"]
@@ -172,7 +172,4 @@ def client_class() -> type:
 
 def require(module: str) -> Any:
     """``module`` imported, or MissingDependencyError naming the ``lab`` extra."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingDependencyError(module, "lab", purpose="Running a notebook") from None
+    return require_module(module, purpose="Running a notebook", extra="lab")

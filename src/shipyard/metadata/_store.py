@@ -23,8 +23,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from shipyard._imports import require
 from shipyard._sqlite import BUSY_TIMEOUT_S, file_lock, prepare
-from shipyard.errors import MetadataError, MissingDependencyError
+from shipyard.errors import MetadataError
 
 __all__ = ["CONNECT_TIMEOUT_S", "DB_ENV_VARIABLE", "HEAD_REVISION", "MetadataStore"]
 
@@ -91,12 +92,7 @@ class MetadataStore:
         parsed = _resolve_url(url, project_root)
         if parsed.get_backend_name() == "sqlite":
             return cls._open_sqlite(parsed)
-        try:
-            import psycopg  # noqa: F401
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "psycopg", "postgres", purpose="A PostgreSQL metadata store"
-            ) from exc
+        require("psycopg", purpose="A PostgreSQL metadata store", extra="postgres")
         engine = create_engine(
             parsed, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, pool_pre_ping=True
         )

@@ -8,13 +8,13 @@ manifest names the flavor, and the flavor is looked up among the built-ins and t
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
-from shipyard.errors import MissingDependencyError, ModelError, UnsafePathError
+from shipyard._imports import require as require_module
+from shipyard.errors import ModelError, UnsafePathError
 from shipyard.objects import check_relpath
 
 __all__ = ["Flavor", "defined_in", "detail_file", "distribution_of", "predictor_of", "require"]
@@ -64,15 +64,9 @@ def predictor_of(flavor: Flavor, model: object) -> Any:
 def require(module: str, *, extra: str | None = None, install: str | None = None) -> ModuleType:
     """Import ``module``, or raise MissingDependencyError naming the Shipyard ``extra``
     that provides it (or, for a library no extra provides, the ``install`` command)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        error = MissingDependencyError(
-            module.partition(".")[0], extra or "", purpose=f"A model of this flavor ({module})"
-        )
-        if extra is None:
-            error.hint = f"Install it with: pip install {install or module}"
-        raise error from exc
+    return require_module(
+        module, purpose=f"A model of this flavor ({module})", extra=extra, install=install
+    )
 
 
 def defined_in(model: object, package: str) -> bool:
