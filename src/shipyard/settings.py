@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shipyard.errors import ConfigError, ProjectError, did_you_mean
 
-__all__ = ["Settings", "find_project_root"]
+__all__ = ["Settings", "find_project_root", "project_root_here"]
 
 ENV_VARIABLE = "SHIPYARD_ENV"
 _KNOWN_KEYS = frozenset({"package_name", "conf_source", "default_env", "shipyard_dir"})
@@ -67,6 +67,14 @@ def find_project_root(start: Path) -> Path:
         if candidate.is_file() and "[tool.shipyard]" in candidate.read_text(encoding="utf-8"):
             return folder
     raise ProjectError(f"No Shipyard project found at or above {start}.")
+
+
+def project_root_here() -> Path | None:
+    """The project at or above the current folder, or None outside any project."""
+    try:
+        return find_project_root(Path.cwd())
+    except ProjectError:
+        return None
 
 
 def _read_tool_table(pyproject: Path) -> dict[str, object]:

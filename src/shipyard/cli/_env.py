@@ -67,8 +67,9 @@ def export(
     conda, the conda export). Packages from a local folder (the project itself, editable
     installs) are listed as '# local:' comments, not pinned."""
     from shipyard.lab._environments import export_environment
+    from shipyard.settings import project_root_here
 
-    root = _project_root()
+    root = project_root_here()
     result = export_environment(root, formats=output_format, python=python, output_dir=output_dir)
     for path in result.paths:
         typer.echo(str(path))
@@ -115,12 +116,13 @@ def check(
     added, removed or changed, each marked major, minor or patch. Exit code 0 either way,
     unless --strict."""
     from shipyard.lab._environments import check_environment
+    from shipyard.settings import project_root_here
 
     chosen = [(kind, value) for kind, value in (("run", run), ("model", model)) if value]
     chosen += [("file", str(file))] if file is not None else []
     if len(chosen) > 1:
         raise typer.BadParameter("give one of --run, --model and --file, not several.")
-    root = _project_root()
+    root = project_root_here()
     kind, reference = chosen[0] if chosen else ("file", str(_default_file(root, "check")))
     diff = check_environment(
         reference,
@@ -203,10 +205,11 @@ def create(
     venv with pip installing the pinned requirements. Packages from a local folder (the
     project itself) are left for you to install, as the output says."""
     from shipyard.lab._env_create import create_environment
+    from shipyard.settings import project_root_here
 
     if from_run and file is not None:
         raise typer.BadParameter("give --from-run or --file, not both.")
-    root = _project_root()
+    root = project_root_here()
     source = from_run or str(file or _default_file(root, "create"))
     pip_args = [arg for folder in find_links or () for arg in ("--find-links", str(folder))]
     pip_args += ["--no-index"] if no_index else []
@@ -287,14 +290,3 @@ def _default_file(root: Path | None, verb: str) -> Path:
         hint="Write them with `shipyard env export`, or name one with --file"
         + (" (or a run with --from-run)." if verb == "create" else " (or --run / --model)."),
     )
-
-
-def _project_root() -> Path | None:
-    """The project at or above the current folder, if any."""
-    from shipyard.errors import ProjectError
-    from shipyard.settings import find_project_root
-
-    try:
-        return find_project_root(Path.cwd())
-    except ProjectError:
-        return None

@@ -157,6 +157,7 @@ def artifact(
     from shipyard.errors import ProjectError, TrackingError, did_you_mean
     from shipyard.metadata import artifacts, runs
     from shipyard.objects import Digest, ObjectStore
+    from shipyard.settings import project_root_here
 
     store = _store()
     with store.connect() as conn:
@@ -168,7 +169,7 @@ def artifact(
             f"Run {record.id} has no artifact '{name}'.{did_you_mean(name, kept)}",
             hint=f"Its artifacts: {names} (`shipyard runs show {record.id}`).",
         )
-    root = _project_root()
+    root = project_root_here()
     if root is None:
         raise ProjectError(
             f"The artifacts of run {record.id} are in its project's object store, and there "
@@ -331,7 +332,9 @@ def plot(
     svg = render_svg(series, title=title)
     if output is None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", metric).strip("._") or "metric"
-        plots = (_project_root() or Path.cwd()) / ".shipyard" / "plots"
+        from shipyard.settings import project_root_here
+
+        plots = (project_root_here() or Path.cwd()) / ".shipyard" / "plots"
         output = plots / f"{safe}-{records[0].id}.svg"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(
@@ -506,9 +509,10 @@ def _print_run(run: dict[str, Any]) -> None:
 
 def _store() -> MetadataStore:
     from shipyard.errors import ProjectError
+    from shipyard.settings import project_root_here
     from shipyard.tracking._stores import DB_VARIABLE, tracking_for
 
-    tracking = tracking_for(_project_root())
+    tracking = tracking_for(project_root_here())
     if tracking is None:
         raise ProjectError(
             f"No Shipyard project at or above {Path.cwd()}, and ${DB_VARIABLE} is not set: "
@@ -517,17 +521,6 @@ def _store() -> MetadataStore:
             "(postgresql+psycopg://user@host/db).",
         )
     return tracking.store
-
-
-def _project_root() -> Path | None:
-    """The project at or above the current folder, if any."""
-    from shipyard.errors import ProjectError
-    from shipyard.settings import find_project_root
-
-    try:
-        return find_project_root(Path.cwd())
-    except ProjectError:
-        return None
 
 
 def _check_status(status: str | None) -> None:

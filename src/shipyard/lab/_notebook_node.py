@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from shipyard.errors import NotebookError, PipelineError, ProjectError
+from shipyard.errors import NotebookError, PipelineError
 from shipyard.lab._notebook import execute, read_notebook
 from shipyard.lab._parameters import OUTPUTS_TAG, inject_cell, python_literal
 from shipyard.objects import hash_bytes
@@ -361,12 +361,9 @@ def _to_parquet(frame: Any, target: Path) -> bool:
 
 
 def _project_root() -> Path:
-    from shipyard.settings import find_project_root
+    from shipyard.settings import project_root_here
 
-    try:
-        return find_project_root(Path.cwd())
-    except ProjectError:
-        return Path.cwd().resolve()
+    return project_root_here() or Path.cwd().resolve()
 
 
 def _relative(path: Path, root: Path) -> str:

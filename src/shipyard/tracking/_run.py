@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.errors import ProjectError, TrackingError
+from shipyard.errors import TrackingError
 from shipyard.ids import new_id
 from shipyard.tracking._capture import capture_environment, capture_git
 from shipyard.tracking._current import (
@@ -327,14 +327,9 @@ def attach_run(run_id: str, *, project_root: str | os.PathLike[str] | None = Non
 
 
 def _project_root(given: str | os.PathLike[str] | None) -> Path | None:
-    from shipyard.settings import find_project_root
+    from shipyard.settings import project_root_here
 
-    if given is not None:
-        return Path(given).resolve()
-    try:
-        return find_project_root(Path.cwd())
-    except ProjectError:
-        return None
+    return Path(given).resolve() if given is not None else project_root_here()
 
 
 def _user() -> str | None:
