@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shipyard.data import FileDataset
 from shipyard.errors import DatasetError
-from shipyard.serving._log import read_log
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ServingLogDataset"]
 
@@ -36,6 +36,10 @@ class ServingLogDataset(FileDataset):
     stores_folder = True
 
     def _load(self) -> pd.DataFrame:
+        # pandas and pyarrow on first load: a catalog naming the log is built by every
+        # command, most of which never read it.
+        from shipyard.serving._log import read_log
+
         unknown = sorted(set(self._load_args) - set(_FILTERS))
         if unknown:
             raise DatasetError(
@@ -66,6 +70,8 @@ class ServingLogDataset(FileDataset):
 def _moment(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
+    import pandas as pd
+
     try:
         moment = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
