@@ -413,6 +413,17 @@ def test_a_boolean_among_numbers_is_caught_even_on_the_fast_path():
     assert problems(err) == {"f7": ["column 'f7' has dtype bool, expected float64 (row 0: True)"]}
 
 
+def test_a_boolean_in_split_rows_is_caught_and_zeros_and_ones_alone_are_numbers():
+    columns = [f"f{i}" for i in range(20)]
+    rows = [[float(i % 2) for i in range(20)] for _ in range(3)]  # only 0.0 and 1.0
+    body = orjson.dumps({"columns": columns, "data": rows})
+    frame = decode_frame(body, JSON, FLOATS, Limits())
+    assert frame.shape == (3, 20) and set(frame.dtypes) == {np.dtype("float64")}
+    rows[2][4] = False
+    err = refusal(orjson.dumps({"columns": columns, "data": rows}), signature=FLOATS)
+    assert problems(err) == {"f4": ["column 'f4' has dtype bool, expected float64 (row 2: False)"]}
+
+
 @pytest.mark.parametrize(
     ("dtype", "value", "problem"),
     [

@@ -101,6 +101,14 @@ def test_predictions_round_trip_with_the_documented_schema(tmp_path):
     # NaN and inf are values in the file, not nulls
     raw = pq.read_table(part)
     assert raw.column("input.income").null_count == 0
+    # dictionary pages for what repeats (ids, versions, text), plain pages for floats
+    row_group = pq.ParquetFile(part).metadata.row_group(0)
+    encodings = {
+        row_group.column(i).path_in_schema: row_group.column(i).encodings
+        for i in range(row_group.num_columns)
+    }
+    assert all("RLE_DICTIONARY" in encodings[c] for c in ("request_id", "input.note"))
+    assert all("RLE_DICTIONARY" not in encodings[c] for c in ("input.income", "output.churn"))
 
 
 def test_feedback_labels_of_any_type_give_one_schema_per_model(tmp_path):

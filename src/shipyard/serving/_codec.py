@@ -274,6 +274,9 @@ def _json_malformed(problem: str) -> RequestError:
 
 def _decode_json(body: bytes, signature: Signature | None, limits: Limits) -> pd.DataFrame:
     payload = _load_json(body)
+    # JSON spells a boolean only as the literals true and false: a body without either
+    # holds none, and the fast path need not look at the type of every value.
+    bools = b"true" in body or b"false" in body
     if not isinstance(payload, dict):
         raise _json_malformed(f"it is {_json_kind(payload)}, not an object")
     if "dataframe_split" in payload:
@@ -281,13 +284,13 @@ def _decode_json(body: bytes, signature: Signature | None, limits: Limits) -> pd
         split = payload["dataframe_split"]
         if not isinstance(split, dict):
             raise _json_malformed(f'"dataframe_split" is {_json_kind(split)}, not an object')
-        return _decode_split(split, '"dataframe_split"', signature, limits)
+        return _decode_split(split, '"dataframe_split"', signature, limits, bools)
     key = next((key for key in _RECORDS_KEYS if key in payload), None)
     if key is not None:
         _check_keys(payload, (key,), "the body")
-        return _decode_records(payload[key], key, signature, limits)
+        return _decode_records(payload[key], key, signature, limits, bools)
     if "columns" in payload or "data" in payload:
-        return _decode_split(payload, "the body", signature, limits)
+        return _decode_split(payload, "the body", signature, limits, bools)
     raise _json_malformed(
         "it has the key(s) " + ", ".join(map(repr, payload)) if payload else "it is empty"
     )
@@ -305,13 +308,13 @@ def _check_keys(mapping: dict[str, Any], allowed: Sequence[str], what: str) -> N
 
 
 def _decode_records(
-    records: Any, key: str, signature: Signature | None, limits: Limits
+    records: Any, key: str, signature: Signature | None, limits: Limits, bools: bool
 ) -> pd.DataFrame:
     if not isinstance(records, list):
         raise _json_malformed(f"{key!r} is {_json_kind(records)}, not a list of objects")
     _check_rows(len(records), limits)
     if signature is not None:
-        frame = _records_fast(records, _plan(signature))
+        frame = _records_fast(records, _plan(signature), bools)
         if frame is not None:
             return frame
     if set(map(type, records)) != {dict}:
@@ -327,7 +330,7 @@ def _decode_records(
 
 
 def _decode_split(
-    split: dict[str, Any], what: str, signature: Signature | None, limits: Limits
+    split: dict[str, Any], what: str, signature: Signature | None, limits: Limits, bools: bool
 ) -> pd.DataFrame:
     _check_keys(split, _SPLIT_KEYS, what)
     names, rows = split.get("columns"), split.get("data")
@@ -350,7 +353,7 @@ def _decode_split(
     if signature is not None:
         plan = _plan(signature)
         if plan.uniform is not None and names == plan.names:
-            frame = _uniform_frame(rows, plan)
+            frame = _uniform_frame(rows, plan, bools)
             if frame is not None:
                 return frame
     return _conform(names, _transpose(rows, width), signature, _json_column)
@@ -400,7 +403,7 @@ def _plan(signature: Signature) -> _Plan:
     )
 
 
-def _records_fast(records: list[Any], plan: _Plan) -> pd.DataFrame | None:
+def _records_fast(records: list[Any], plan: _Plan, bools: bool) -> pd.DataFrame | None:
     """The frame of records that hold exactly the signature's columns, all of its one
     numeric dtype; None sends them to the checks that name every problem."""
     if plan.uniform is None:
@@ -411,18 +414,19 @@ def _records_fast(records: list[Any], plan: _Plan) -> pd.DataFrame | None:
         return None
     if sum(map(len, records)) != len(plan.names) * len(records):  # extra columns
         return None
-    return _uniform_frame(rows, plan)
+    return _uniform_frame(rows, plan, bools)
 
 
-def _uniform_frame(rows: list[Sequence[Any]], plan: _Plan) -> pd.DataFrame | None:
+def _uniform_frame(rows: list[Sequence[Any]], plan: _Plan, bools: bool) -> pd.DataFrame | None:
     """The rows as one block of the plan's uniform dtype, or None when numpy's reading of
-    them shows anything else: text, nulls, nested values, numbers out of range."""
+    them shows anything else: text, nulls, nested values, numbers out of range. ``bools``:
+    whether the rows may hold booleans at all."""
     assert plan.uniform is not None
     try:
         block = np.array(rows)
     except (ValueError, OverflowError):  # ragged nested values
         return None
-    if not _holds_only_numbers_for(block, rows, plan):
+    if not _holds_only_numbers_for(block, rows, plan, bools):
         return None
     with np.errstate(over="ignore"):
         block = block.astype(plan.uniform, copy=False)
@@ -431,7 +435,9 @@ def _uniform_frame(rows: list[Sequence[Any]], plan: _Plan) -> pd.DataFrame | Non
     return _frame_from_blocks(plan.columns, [(block.T, np.arange(len(plan.names)))], len(rows))
 
 
-def _holds_only_numbers_for(block: np.ndarray, rows: list[Sequence[Any]], plan: _Plan) -> bool:
+def _holds_only_numbers_for(
+    block: np.ndarray, rows: list[Sequence[Any]], plan: _Plan, bools: bool
+) -> bool:
     assert plan.uniform is not None
     if block.shape != (len(rows), len(plan.names)):
         return False
@@ -440,7 +446,8 @@ def _holds_only_numbers_for(block: np.ndarray, rows: list[Sequence[Any]], plan: 
     # Next to numbers numpy reads true and false as 1 and 0: only where a 0 or 1 shows
     # is it worth looking at the values' types.
     if (
-        block.dtype.kind != "b"
+        bools
+        and block.dtype.kind != "b"
         and ((block == 0) | (block == 1)).any()
         and bool in set(map(type, chain.from_iterable(rows)))
     ):

@@ -582,7 +582,10 @@ def _write_part_file(folder: Path, table: pa.Table) -> None:
     final = folder / f"part-{new_id()}.parquet"
     temp = folder / f".{final.name}.tmp"
     try:
-        pq.write_table(table, temp)  # by path: Arrow writes without holding the GIL
+        # By path: Arrow writes without holding the GIL. Dictionary pages pay off for
+        # ids, versions, times and categories, which repeat; for float inputs, which
+        # rarely do, trying them made writing 3.5x slower and the file larger.
+        pq.write_table(table, temp, use_dictionary=_repeating_columns(table))
         _fsync(temp)
         temp.replace(final)
     except BaseException:
@@ -590,6 +593,10 @@ def _write_part_file(folder: Path, table: pa.Table) -> None:
             temp.unlink(missing_ok=True)
         raise
     _fsync(folder)  # the rename itself survives a power cut
+
+
+def _repeating_columns(table: pa.Table) -> list[str]:
+    return [field.name for field in table.schema if not pa.types.is_floating(field.type)]
 
 
 def _fsync(path: Path) -> None:
