@@ -54,6 +54,7 @@ Example::
 from __future__ import annotations
 
 import atexit
+import ctypes
 import itertools
 import json
 import logging
@@ -239,6 +240,7 @@ class _PartitionedLog(ABC):
             self._wake.clear()
             closing = self._closed
             self._write_queued()
+            _release_freed_memory()
             if closing:
                 return
 
@@ -593,6 +595,30 @@ def _write_part_file(folder: Path, table: pa.Table) -> None:
             temp.unlink(missing_ok=True)
         raise
     _fsync(folder)  # the rename itself survives a power cut
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory of the batch just written back to the OS.
+
+    A flush builds tens of MB (the queued inputs, one table, Parquet pages) and frees them,
+    but Arrow's allocator and glibc's per-thread arenas keep freed pages for reuse: the
+    server's resident set stayed ~90 MiB above its size without the log. Releasing them
+    after each flush (a few per second at most) brought it down by 60 MiB in
+    ``bench/serving.py``.
+    """
+    pa.default_memory_pool().release_unused()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _glibc_malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
+
+
+_malloc_trim = _glibc_malloc_trim()
 
 
 def _repeating_columns(table: pa.Table) -> list[str]:
