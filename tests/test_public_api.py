@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 
 import pytest
+from tests.imports import modules_loaded_by
 
 import shipyard
 
@@ -69,23 +68,19 @@ def test_top_level_api():
 
 def test_import_shipyard_is_light():
     code = (
-        "import sys, shipyard, shipyard.cli._app, shipyard.models, shipyard.models._hooks, "
-        "shipyard.monitoring, shipyard.deploy; "
-        "heavy = {'pandas', 'sklearn', 'sqlalchemy', 'omegaconf', 'pyarrow', 'numpy'}; "
-        "print(sorted(heavy & set(sys.modules)))"
+        "import shipyard, shipyard.cli._app, shipyard.models, shipyard.models._hooks, "
+        "shipyard.monitoring, shipyard.deploy"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    heavy = {"pandas", "sklearn", "sqlalchemy", "omegaconf", "pyarrow", "numpy"}
+    assert modules_loaded_by(code, heavy) == []
 
 
 def test_dataset_types_of_entry_points_import_light():
     # Every command builds the catalog, and the template's catalog names the serving log
     # and model types: importing them must not cost pandas (0.3-0.5 s on `data status`).
     code = (
-        "import sys; from shipyard._entry_points import entry_points; "
-        "[point.load() for point in entry_points('shipyard.datasets')]; "
-        "heavy = {'pandas', 'sklearn', 'sqlalchemy', 'pyarrow', 'numpy'}; "
-        "print(sorted(heavy & set(sys.modules)))"
+        "from shipyard._entry_points import entry_points; "
+        "[point.load() for point in entry_points('shipyard.datasets')]"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    heavy = {"pandas", "sklearn", "sqlalchemy", "pyarrow", "numpy"}
+    assert modules_loaded_by(code, heavy) == []

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from tests.imports import modules_loaded_by
 
 import shipyard.config
 
@@ -19,9 +18,7 @@ def test_public_api():
 
 
 def test_import_does_not_load_yaml_or_omegaconf():
-    code = "import sys, shipyard.config; print(sorted({'yaml', 'omegaconf'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert modules_loaded_by("import shipyard.config", {"yaml", "omegaconf"}) == []
 
 
 def test_resolving_registers_no_deprecated_resolver_api(write, loader, recwarn):
