@@ -57,6 +57,20 @@ def test_the_second_call_reads_the_cache_without_scanning(cache_home, site, monk
     assert entry_points("shipyard.datasets") == first
 
 
+def test_a_copy_earlier_on_sys_path_shadows_a_later_one(cache_home, site, tmp_path, monkeypatch):
+    later = tmp_path / "later"  # an older copy, spelled as its METADATA spells it
+    info = later / "Shipyard_Demo_Shadow-0.9.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: Shipyard.Demo-Shadow\nVersion: 0.9\n"
+    )
+    (info / "entry_points.txt").write_text("[shipyard.hooks]\nold = shipyard_demo_shadow:PLUGIN\n")
+    monkeypatch.syspath_prepend(str(later))
+    monkeypatch.syspath_prepend(str(site))  # site comes first: its copy wins
+    install(site, "shipyard_demo_shadow", "[console_scripts]\ndemo = shipyard_demo_shadow:main\n")
+    assert [p.name for p in entry_points("shipyard.hooks") if "shadow" in p.value] == []
+
+
 def test_installing_a_package_is_seen_at_once(cache_home, site):
     assert not [p for p in entry_points("shipyard.hooks") if p.name == "late"]
     install(site, "shipyard_demo_late", "[shipyard.hooks]\nlate = shipyard_demo_late:PLUGIN\n")
