@@ -31,6 +31,29 @@ def test_every_command_has_help(tmp_path, command):
     assert len(result.stdout.strip().splitlines()) > 3
 
 
+def test_the_whole_command_tree_builds_and_every_command_says_what_it_does():
+    import typer
+    from typer.core import TyperGroup
+
+    from shipyard.cli._app import GROUPS, app
+
+    def walk(command, ctx: typer.Context, path: tuple[str, ...]):
+        yield path, command
+        if isinstance(command, TyperGroup):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                yield from walk(sub, typer.Context(sub, parent=ctx, info_name=name), (*path, name))
+
+    root = typer.main.get_command(app)
+    tree = dict(walk(root, typer.Context(root, info_name="shipyard"), ()))
+    assert len(tree) > 50
+    assert not [path for path, command in tree.items() if not (command.help or "").strip()]
+    for name in GROUPS:  # built on first use, as a group even when it has one command
+        group = tree[(name,)]
+        assert isinstance(group, TyperGroup) and group.name == name and group.commands
+    assert ("notebook", "run") in tree and ("runs", "reproduce") in tree
+
+
 def test_version(tmp_path):
     from shipyard import __version__
 

@@ -12,19 +12,10 @@ import pytest
 from tests.conftest import run_cli
 from tests.tracking.conftest import forget_project_modules
 
-from shipyard.cli import _app
 from shipyard.errors import MetadataError, RunNotFoundError, VersionNotFoundError
 from shipyard.metadata import MetadataStore
 from shipyard.project import Session
 from shipyard.tracking._lineage import downstream, lineage_of, upstream
-
-REGISTERED = any(
-    getattr(command.callback, "__name__", "") == "lineage"
-    for command in _app.app.registered_commands
-)
-needs_registration = pytest.mark.skipif(
-    not REGISTERED, reason="`lineage` is not registered in shipyard.cli._app yet"
-)
 
 
 @pytest.fixture
@@ -197,7 +188,6 @@ def test_the_tree_shows_digests_and_the_making_run(ran):
     assert "commit none" in text  # the demo project is not a git work tree
 
 
-@needs_registration
 def test_the_cli_prints_a_tree_and_writes_dot_html_and_json(ran, tmp_path):
     root = ran["root"]
     tree = run_cli("lineage", "model", "--upstream", cwd=root)
@@ -214,7 +204,6 @@ def test_the_cli_prints_a_tree_and_writes_dot_html_and_json(ran, tmp_path):
     assert dot.stdout.startswith("digraph lineage {")
 
 
-@needs_registration
 def test_the_cli_names_a_bad_reference_and_the_fix(ran):
     result = run_cli("lineage", "modle", cwd=ran["root"])
     assert result.returncode != 0

@@ -16,16 +16,10 @@ from tests.tracking.conftest import forget_project_modules
 from typer.testing import CliRunner
 
 import shipyard
-from shipyard.cli import _app
 from shipyard.cli._runs import app
 from shipyard.errors import MetadataError, RunNotFoundError
 from shipyard.metadata import MetadataStore, runs
 from shipyard.project import Session
-
-REGISTERED = any(group.name == "runs" for group in _app.app.registered_groups)
-needs_registration = pytest.mark.skipif(
-    not REGISTERED, reason="`runs` is not registered in shipyard.cli._app yet"
-)
 
 
 @pytest.fixture
@@ -195,7 +189,6 @@ def test_a_pipeline_run_goes_to_postgresql(project, postgres_url, monkeypatch):
     assert not (project / ".shipyard" / "shipyard.db").exists()  # nothing went to SQLite
 
 
-@needs_registration
 def test_shipyard_run_then_runs_list_and_show(project):
     assert run_cli("run", cwd=project).returncode == 0
     listed = run_cli("runs", "list", "--json", cwd=project)
@@ -206,7 +199,6 @@ def test_shipyard_run_then_runs_list_and_show(project):
     assert "model.epochs" in shown.stdout and "numbers@" in shown.stdout
 
 
-@needs_registration
 def test_runs_show_of_an_unknown_run_is_an_error_with_a_hint(project):
     result = run_cli("runs", "show", "nope1234", cwd=project)
     assert result.returncode == 1

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
-from shipyard.cli._options import EnvOption, JsonOption
+from shipyard.cli._options import EnvOption, JsonOption, command_group
 from shipyard.cli._output import emit_json, print_table
 
 __all__ = ["app"]
 
-app = typer.Typer(help="List and describe the datasets of the data catalog.", no_args_is_help=True)
+app = command_group("List and describe the datasets of the data catalog.")
 
 
 @app.command("list")

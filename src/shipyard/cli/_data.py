@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipyard.cli._options import EnvOption, JsonOption, QuietOption
+from shipyard.cli._options import EnvOption, JsonOption, QuietOption, command_group
 from shipyard.cli._output import emit_json, print_table, say
 
 if TYPE_CHECKING:
@@ -19,11 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Versioned datasets (versioned: true): what changed in the working copies (status), "
+app = command_group(
+    "Versioned datasets (versioned: true): what changed in the working copies (status), "
     "going back to a version (checkout), recording one by hand (add), and versions, tags, "
-    "verify, push, pull, fetch, gc.",
-    no_args_is_help=True,
+    "verify, push, pull, fetch, gc."
 )
 
 DatasetArgument = Annotated[str, typer.Argument(help="A dataset with versioned: true.")]

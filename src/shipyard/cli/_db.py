@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipyard.cli._options import JsonOption
+from shipyard.cli._options import JsonOption, command_group
 from shipyard.cli._output import emit_json, print_table, say
 
 if TYPE_CHECKING:
@@ -14,11 +14,10 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="The metadata store of runs, params, metrics and lineage: its schema revision "
+app = command_group(
+    "The metadata store of runs, params, metrics and lineage: its schema revision "
     "(status) and migrations (upgrade). SQLite stores upgrade themselves; PostgreSQL "
-    "stores need `shipyard db upgrade`.",
-    no_args_is_help=True,
+    "stores need `shipyard db upgrade`."
 )
 
 UrlOption = Annotated[

@@ -9,15 +9,14 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli._options import EnvOption
+from shipyard.cli._options import EnvOption, command_group
 from shipyard.cli._output import say
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Package a registered model (or the project's pipelines) as a Docker image, and "
-    "write docker-compose and Kubernetes manifests for it (docs/deployment.md).",
-    no_args_is_help=True,
+app = command_group(
+    "Package a registered model (or the project's pipelines) as a Docker image, and "
+    "write docker-compose and Kubernetes manifests for it (docs/deployment.md)."
 )
 
 ModelArgument = Annotated[

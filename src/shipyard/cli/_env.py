@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipyard.cli._options import JsonOption
+from shipyard.cli._options import JsonOption, command_group
 from shipyard.cli._output import emit_json, say
 
 if TYPE_CHECKING:
@@ -20,11 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Reproducible environments: export the project's (requirements.lock, "
+app = command_group(
+    "Reproducible environments: export the project's (requirements.lock, "
     "environment.yml), check an interpreter against a file, a run or a model, and create "
-    "a new environment from them (venv, or conda when it is installed).",
-    no_args_is_help=True,
+    "a new environment from them (venv, or conda when it is installed)."
 )
 
 PythonOption = Annotated[

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipyard.cli._options import EnvOption, JsonOption
+from shipyard.cli._options import EnvOption, JsonOption, command_group
 from shipyard.cli._output import emit_json, print_table, say
 
 if TYPE_CHECKING:
@@ -21,10 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Registered models: register, list, show, promote through gates and approvals, "
-    "history, model cards, export.",
-    no_args_is_help=True,
+app = command_group(
+    "Registered models: register, list, show, promote through gates and approvals, "
+    "history, model cards, export."
 )
 
 ModelArg = Annotated[str, typer.Argument(help="A model: churn@champion, churn:3 or churn.")]

@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
-from shipyard.cli._options import EnvOption, QuietOption
+from shipyard.cli._options import EnvOption, QuietOption, command_group
 from shipyard.cli._output import emit_json, print_table, say
 
 if TYPE_CHECKING:
@@ -30,22 +29,21 @@ class _CheckByDefault(TyperGroup):
     """``shipyard monitor MODEL ...`` means ``shipyard monitor check MODEL ...``."""
 
     def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+        self, ctx: typer.Context, args: list[str]
+    ) -> tuple[str | None, Any, list[str]]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["check", *args]
         return super().resolve_command(ctx, args)
 
-    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_usage(self, ctx: typer.Context, formatter: Any) -> None:
         formatter.write_usage(ctx.command_path, "MODEL [OPTIONS] | history MODEL [OPTIONS]")
 
 
-app = typer.Typer(
-    cls=_CheckByDefault,
-    help="Measure drift and performance of a served model against its training profile, "
+app = command_group(
+    "Measure drift and performance of a served model against its training profile, "
     "and run the actions of conf/base/monitoring.yml (alert, retrain, evaluate, promote). "
     "`shipyard monitor MODEL --help` shows the options of a check.",
-    no_args_is_help=True,
+    cls=_CheckByDefault,
 )
 
 ModelArgument = Annotated[

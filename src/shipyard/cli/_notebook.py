@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipyard.cli._options import EnvOption, JsonOption
+from shipyard.cli._options import EnvOption, JsonOption, command_group
 from shipyard.cli._output import emit_json, say
 
 if TYPE_CHECKING:
@@ -25,10 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "skip_iri_format_checker"]
 
-app = typer.Typer(
-    help="Run notebooks headless as tracked runs, with parameters (papermill-style "
-    "`parameters` cell), a timeout per cell and the executed notebook kept.",
-    no_args_is_help=True,
+app = command_group(
+    "Run notebooks headless as tracked runs, with parameters (papermill-style "
+    "`parameters` cell), a timeout per cell and the executed notebook kept."
 )
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipyard.cli._options import EnvOption, JsonOption
+from shipyard.cli._options import EnvOption, JsonOption, command_group
 from shipyard.cli._output import emit_json, print_table
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(help="List the project's pipelines and show their DAGs.", no_args_is_help=True)
+app = command_group("List the project's pipelines and show their DAGs.")
 
 
 class ShowFormat(StrEnum):

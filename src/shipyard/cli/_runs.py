@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipyard.cli._options import JsonOption
+from shipyard.cli._options import JsonOption, command_group
 from shipyard.cli._output import emit_json, print_table, say
 
 if TYPE_CHECKING:
@@ -28,10 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Tracked runs: list them (filtered and sorted by params, metrics, tags), show one, "
-    "compare or diff them, plot a metric.",
-    no_args_is_help=True,
+app = command_group(
+    "Tracked runs: list them (filtered and sorted by params, metrics, tags), show one, "
+    "compare or diff them, plot a metric."
 )
 
 #: Metrics shown in the list's table, per run; --json has them all.
