@@ -239,14 +239,17 @@ class _PartitionedLog(ABC):
             self._wake.wait(self._flush_interval_s)
             self._wake.clear()
             closing = self._closed
-            self._write_queued()
-            _release_freed_memory()
+            if self._write_queued():
+                _release_freed_memory()
             if closing:
                 return
 
-    def _write_queued(self) -> None:
+    def _write_queued(self) -> bool:
+        """Write the queue; whether it held anything."""
         with self._lock:
             batch, self._queue, self._queued_rows = self._queue, [], 0
+        if not batch:
+            return False
         groups: dict[tuple[str, int], list[tuple[int, int, Any]]] = {}
         for model, rows, timestamp, payload in batch:
             try:
@@ -261,6 +264,7 @@ class _PartitionedLog(ABC):
             self._write_group(model, hour, entries)
         with self._lock:
             self._held_rows -= sum(entry[1] for entry in batch)
+        return True
 
     def _write_group(self, model: str, hour: int, entries: list[tuple[int, int, Any]]) -> None:
         table = self._joined(self._tables_without_bad_requests(entries))
