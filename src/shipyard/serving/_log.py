@@ -239,17 +239,15 @@ class _PartitionedLog(ABC):
             self._wake.wait(self._flush_interval_s)
             self._wake.clear()
             closing = self._closed
-            if self._write_queued():
+            if self._write_queued() >= _RELEASE_AFTER_ROWS:
                 _release_freed_memory()
             if closing:
                 return
 
-    def _write_queued(self) -> bool:
-        """Write the queue; whether it held anything."""
+    def _write_queued(self) -> int:
+        """Write the queue; how many rows it held."""
         with self._lock:
             batch, self._queue, self._queued_rows = self._queue, [], 0
-        if not batch:
-            return False
         groups: dict[tuple[str, int], list[tuple[int, int, Any]]] = {}
         for model, rows, timestamp, payload in batch:
             try:
@@ -262,9 +260,10 @@ class _PartitionedLog(ABC):
             )
         for (model, hour), entries in groups.items():
             self._write_group(model, hour, entries)
+        rows = sum(entry[1] for entry in batch)
         with self._lock:
-            self._held_rows -= sum(entry[1] for entry in batch)
-        return True
+            self._held_rows -= rows
+        return rows
 
     def _write_group(self, model: str, hour: int, entries: list[tuple[int, int, Any]]) -> None:
         table = self._joined(self._tables_without_bad_requests(entries))
@@ -601,14 +600,19 @@ def _write_part_file(folder: Path, table: pa.Table) -> None:
     _fsync(folder)  # the rename itself survives a power cut
 
 
+#: A flush of at least this many rows hands its memory back to the OS afterwards.
+_RELEASE_AFTER_ROWS = 10_000
+
+
 def _release_freed_memory() -> None:
     """Hand the memory of the batch just written back to the OS.
 
-    A flush builds tens of MB (the queued inputs, one table, Parquet pages) and frees them,
-    but Arrow's allocator and glibc's per-thread arenas keep freed pages for reuse: the
-    server's resident set stayed ~90 MiB above its size without the log. Releasing them
-    after each flush (a few per second at most) brought it down by 60 MiB in
-    ``bench/serving.py``.
+    A large flush builds tens of MB (the queued inputs, one table, Parquet pages) and frees
+    them, but Arrow's allocator and glibc's per-thread arenas keep freed pages for reuse:
+    the server's resident set stayed ~90 MiB above its size without the log. Releasing
+    them after flushes of 10,000 rows or more brought it down by 50-60 MiB in
+    ``bench/serving.py``; after every flush it also cost ~3% of single-row throughput (the
+    pages fault back in), which small flushes do not repay.
     """
     pa.default_memory_pool().release_unused()
     if _malloc_trim is not None:
