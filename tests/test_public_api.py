@@ -82,5 +82,5 @@ def test_dataset_types_of_entry_points_import_light():
         "from shipyard._entry_points import entry_points; "
         "[point.load() for point in entry_points('shipyard.datasets')]"
     )
-    heavy = {"pandas", "sklearn", "sqlalchemy", "pyarrow", "numpy"}
+    heavy = {"pandas", "sklearn", "sqlalchemy", "pyarrow", "numpy", "shipyard.models._package"}
     assert modules_loaded_by(code, heavy) == []

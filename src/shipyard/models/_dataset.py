@@ -19,14 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.data import FileDataset
 from shipyard.data._content import folder_digest
 from shipyard.data._paths import replace_folder
 from shipyard.models._names import normalize_model_name
-from shipyard.models._package import LoadedModel, ModelPackage, load_package, package
 from shipyard.objects import Digest, StatCache
+
+if TYPE_CHECKING:
+    from shipyard.models._package import LoadedModel, ModelPackage
 
 __all__ = ["ModelDataset"]
 
@@ -67,10 +69,16 @@ class ModelDataset(FileDataset):
         location = self.location
         return folder_digest(location.path, stat_cache) if location.is_local else None
 
+    # The package module (manifests, the pickle scanner) is imported on first use: every
+    # command builds the catalog, few load or save a model.
     def _load(self) -> LoadedModel:
+        from shipyard.models._package import load_package
+
         return load_package(Path(self.location.path), trusted=self._trusted)
 
     def _save(self, data: Any) -> None:
+        from shipyard.models._package import ModelPackage, package
+
         built = data if isinstance(data, ModelPackage) else package(data)
         _add_run_lineage(built)
         # The new package replaces the old one whole: a reader sees one or the other.
