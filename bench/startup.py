@@ -23,7 +23,6 @@ Prints one JSON line; everything else goes to stderr.
 from __future__ import annotations
 
 import argparse
-import compileall
 import shutil
 import subprocess
 import sys
@@ -181,11 +180,7 @@ def main() -> int:
     args = ap.parse_args()
 
     clock, out = H.CpuClock(), H.result_stream()
-    # pip byte-compiles an installed package, but not an editable one, and with
-    # PYTHONDONTWRITEBYTECODE set (as on this machine) Python never caches the bytecode, so
-    # every start would recompile Shipyard's sources while the peers' are compiled. Compile
-    # ours once, as an install does, so both sides start the same way.
-    compileall.compile_dir(str(H.REPO_ROOT / "src" / "shipyard"), quiet=1)
+    H.compile_shipyard()  # both sides start from compiled bytecode
     with tempfile.TemporaryDirectory(prefix="shipyard-startup-") as work:
         ours, shipyard_cmd = our_commands()
         ours_env, peers_env = H.shipyard_env(), H.telemetry_off_env()

@@ -66,8 +66,6 @@ def shipyard_command() -> str:
 
 def cli_env() -> dict[str, str]:
     env = H.shipyard_env()
-    # A user's Python writes bytecode caches; timing without them measures compiling.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(COLUMNS="120", NO_COLOR="1")
     return env
 
