@@ -101,6 +101,20 @@ def test_the_key_follows_sys_path(monkeypatch, tmp_path):
     assert _entry_points.environment_key() != before
 
 
+def test_the_key_ignores_files_written_where_no_package_is_installed(monkeypatch, tmp_path):
+    # python -m shipyard puts the project's folder on sys.path; each file a run writes
+    # there changed the key and cost a rescan of every installed package
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.setattr(sys, "path", [os.fspath(project), *sys.path])
+    before = _entry_points.environment_key()
+    (project / "data").mkdir()
+    (project / "notes.txt").write_text("a file of the user's")
+    assert _entry_points.environment_key() == before
+    (project / "demo-1.0.dist-info").mkdir()  # a distribution there does count
+    assert _entry_points.environment_key() != before
+
+
 def test_cache_files_unused_for_a_month_are_removed(cache_home, site):
     cache_home.mkdir(parents=True)
     stale = cache_home / "packages-0123456789abcdef.json"

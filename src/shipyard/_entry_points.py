@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = ["EntryPoint", "cache_folder", "entry_points", "environment_key", "wri
 
 PREFIX = "shipyard."
 _FORMAT = 1
+_DISTRIBUTION_SUFFIXES = (".dist-info", ".egg-info")
 #: Cache files of other environments (venvs, projects) unused this long are removed.
 _STALE_S = 30 * 24 * 3600
 
@@ -99,12 +101,19 @@ def _normalized_name(dist: Any) -> str:
 
 
 def environment_key() -> str:
-    """A digest of the sys.path folders as they are now: installing or removing a package
-    adds or removes a folder in one of them, which changes its mtime and link count."""
+    """A digest of the sys.path folders that hold distributions, as they are now:
+    installing or removing a package adds or removes a folder in one of them, which
+    changes its mtime and link count. A folder with no ``.dist-info``/``.egg-info`` in it
+    (the project's root for ``python -m shipyard``, a ``src`` folder) counts only as that:
+    its mtime moves with every file the user writes there, which is no install."""
     parts = []
     for entry in sys.path:
+        folder = entry or "."
         try:
-            st = Path(entry or ".").stat()
+            st = Path(folder).stat()
+            if stat.S_ISDIR(st.st_mode) and not _holds_distributions(folder):
+                parts.append(f"{entry}|no distributions")
+                continue
         except OSError:
             parts.append(f"{entry}|-")
             continue
@@ -113,6 +122,11 @@ def environment_key() -> str:
     from blake3 import blake3
 
     return blake3("\n".join(parts).encode()).hexdigest()
+
+
+def _holds_distributions(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return any(entry.name.endswith(_DISTRIBUTION_SUFFIXES) for entry in entries)
 
 
 def cache_folder() -> Path | None:

@@ -145,9 +145,10 @@ def _scan_packages() -> dict[str, str]:
 
     packages: dict[str, str] = {}
     for dist in distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
+        metadata = dist.metadata  # parsed anew on each access: once per distribution
+        name = metadata["Name"] if metadata else None
         if name and name not in packages:  # an earlier sys.path entry shadows later copies
-            packages[name] = dist.version
+            packages[name] = metadata["Version"]
     return dict(sorted(packages.items(), key=lambda item: item[0].lower()))
 
 
