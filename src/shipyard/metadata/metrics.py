@@ -22,6 +22,9 @@ from shipyard.metadata._schema import latest_metrics, metrics
 
 __all__ = ["MetricPoint", "history", "latest", "latest_of", "log_batch"]
 
+_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp", "node")
+_LATEST_COLUMNS = _COLUMNS[:6]  # zip() stops there: latest_metrics has no node
+
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
@@ -44,12 +47,12 @@ def log_batch(conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> N
         return
     written_at = now()
     rows = [_row(run_id, point, written_at) for point in points]
-    execute_many(conn, metrics.insert(), metrics, rows)
-    newest: dict[str, dict] = {}
-    for row in rows:
-        best = newest.get(row["key"])
-        if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
-            newest[row["key"]] = row
+    execute_many(conn, metrics.insert(), metrics, rows, keys=_COLUMNS)
+    newest: dict[str, tuple] = {}
+    for row in rows:  # (step, timestamp) of a row: row[4:6]
+        best = newest.get(row[1])
+        if best is None or row[4:6] >= best[4:6]:
+            newest[row[1]] = row
     upsert = insert(conn, latest_metrics)
     stored = latest_metrics.c
     upsert = upsert.on_conflict_do_update(
@@ -70,10 +73,7 @@ def log_batch(conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> N
     # Sorted keys: concurrent writers lock the rows in the same order (no deadlock).
     conn.execute(
         upsert,
-        [
-            {key: row[key] for key in ("run_id", "key", "value", "is_nan", "step", "timestamp")}
-            for _, row in sorted(newest.items())
-        ],
+        [dict(zip(_LATEST_COLUMNS, row, strict=False)) for _, row in sorted(newest.items())],
     )
 
 
@@ -113,18 +113,21 @@ def latest(conn: Connection, run_id: str) -> dict[str, float]:
     return {row.key: _value(row.value, row.is_nan) for row in rows}
 
 
-def _row(run_id: str, point: MetricPoint, written_at: datetime) -> dict:
+def _row(run_id: str, point: MetricPoint, written_at: datetime) -> tuple:
+    """A point as the values of :data:`_COLUMNS` (tuples, not dicts: a batch holds
+    thousands, and each object made is work for the garbage collector too)."""
     value = float(point.value)
     is_nan = math.isnan(value)
-    return {
-        "run_id": run_id,
-        "key": point.key,
-        "value": None if is_nan else value,
-        "is_nan": is_nan,
-        "step": int(point.step),
-        "timestamp": written_at if point.timestamp is None else to_db_time(point.timestamp),
-        "node": point.node,
-    }
+    timestamp = written_at if point.timestamp is None else to_db_time(point.timestamp)
+    return (
+        run_id,
+        point.key,
+        None if is_nan else value,
+        is_nan,
+        int(point.step),
+        timestamp,
+        point.node,
+    )
 
 
 def latest_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
