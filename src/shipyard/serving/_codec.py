@@ -30,12 +30,10 @@ find each exact problem.
 
 from __future__ import annotations
 
-import gc
 import math
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -47,6 +45,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from shipyard._collector import collector_paused
 from shipyard.errors import ModelError, did_you_mean
 from shipyard.models._signature import (
     ColumnSpec,
@@ -224,7 +223,7 @@ def _check_rows(rows: int, limits: Limits) -> None:
 
 
 def _load_json(body: bytes) -> Any:
-    pause = _collector_paused() if len(body) >= _PAUSE_GC_BYTES else nullcontext()
+    pause = collector_paused() if len(body) >= _PAUSE_GC_BYTES else nullcontext()
     try:
         with pause:
             return orjson.loads(body)
@@ -238,30 +237,9 @@ def _load_json(body: bytes) -> Any:
 
 
 # Parsed JSON holds no reference cycles, yet the cyclic collector would walk the heap again
-# and again while a large batch is built (4-6x the parse itself), so it is paused while a
-# large body is parsed. Requests are parsed on several threads: the first to pause and the
-# last to resume decide, under a lock, so the collector is never left off.
+# and again while a large batch is built (4-6x the parse itself): it is paused while a
+# large body is parsed.
 _PAUSE_GC_BYTES = 64 * 1024
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    global _gc_pausers, _gc_was_enabled  # noqa: PLW0603 - process-wide by nature
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _json_malformed(problem: str) -> RequestError:

@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shipyard._collector import collector_paused
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
@@ -114,7 +116,8 @@ class BatchWriter:
             if not records and then is None:
                 return
             try:
-                with self.store.begin() as conn:
+                # thousands of rows made at once: see shipyard._collector
+                with collector_paused(), self.store.begin() as conn:
                     for (kind, run_id), items in _grouped(records).items():
                         self._write_batch(conn, kind, run_id, items)
                     if then is not None:
