@@ -35,7 +35,7 @@ def test_the_whole_command_tree_builds_and_every_command_says_what_it_does():
     import typer
     from typer.core import TyperGroup
 
-    from shipyard.cli._app import GROUPS, app
+    from shipyard.cli._app import GROUPS, VERBS, app
 
     def walk(command, ctx: typer.Context, path: tuple[str, ...]):
         yield path, command
@@ -51,6 +51,8 @@ def test_the_whole_command_tree_builds_and_every_command_says_what_it_does():
     for name in GROUPS:  # built on first use, as a group even when it has one command
         group = tree[(name,)]
         assert isinstance(group, TyperGroup) and group.name == name and group.commands
+    for name in VERBS:  # built on first use too, each a command of its own name
+        assert not isinstance(tree[(name,)], TyperGroup) and tree[(name,)].name == name
     assert ("notebook", "run") in tree and ("runs", "reproduce") in tree
 
 

@@ -1,13 +1,14 @@
 """The root ``shipyard`` command and its subcommands.
 
 Only Typer is imported here: each command imports what it needs when it runs, so
-``shipyard --help`` starts fast. Groups of subcommands (``data``, ``runs``, ...) are turned
-into Click commands only when used: building all 51 commands' options from their
-signatures cost ~35 ms on every start.
+``shipyard --help`` starts fast. Commands and groups of subcommands (``data``, ``runs``, ...)
+are turned into Click commands only when used: building all 51 commands' options from
+their signatures cost ~35 ms on every start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -35,9 +36,20 @@ from shipyard.cli import (
     _serve,
 )
 
-__all__ = ["GROUPS", "app"]
+__all__ = ["GROUPS", "VERBS", "app"]
 
-#: The groups of subcommands, in the order help lists them (after the top-level verbs).
+#: The top-level commands, in the order help lists them.
+VERBS: dict[str, Callable[..., Any]] = {
+    "new": _new.new,
+    "run": _run.run,
+    "info": _info.info,
+    "quickstart": _quickstart.quickstart,
+    "serve": _serve.serve,
+    "predict": _predict.predict,
+    "lab": _lab.lab,
+    "lineage": _lineage.lineage,
+}
+#: The groups of subcommands, listed after the verbs.
 GROUPS: dict[str, typer.Typer] = {
     "pipeline": _pipeline.app,
     "catalog": _catalog.app,
@@ -52,28 +64,37 @@ GROUPS: dict[str, typer.Typer] = {
 }
 
 
-class _GroupsOnDemand(TyperGroup):
-    """The root command: a group in :data:`GROUPS` becomes a Click group when it is first
-    looked up (to run it, or to list it in help). Until then its name maps to a bare
-    placeholder, so that listing and "Did you mean" suggestions know every name."""
+class _BuiltOnDemand(TyperGroup):
+    """The root command: a verb or group becomes a Click command when it is first looked
+    up (to run it, or to list it in help). Until then its name maps to a bare placeholder,
+    so that listing and "Did you mean" suggestions know every name."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._unbuilt = set(GROUPS)
-        self.commands.update({name: TyperGroup(name=name) for name in GROUPS})
+        self._unbuilt = {*VERBS, *GROUPS}
+        self.commands.update({name: TyperGroup(name=name) for name in (*VERBS, *GROUPS)})
 
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
         if cmd_name in self._unbuilt:
-            group = typer.main.get_group(GROUPS[cmd_name])  # a group even with one command
-            group.name = cmd_name
-            self.commands[cmd_name] = group
+            self.commands[cmd_name] = _build(cmd_name)
             self._unbuilt.discard(cmd_name)
         return super().get_command(ctx, cmd_name)
 
 
+def _build(name: str) -> Any:
+    if name in GROUPS:
+        command = typer.main.get_group(GROUPS[name])  # a group even with one command
+    else:
+        alone = typer.Typer(rich_markup_mode=None, add_completion=False)
+        alone.command(name)(VERBS[name])
+        command = typer.main.get_command(alone)  # one command: Typer gives the command
+    command.name = name
+    return command
+
+
 app = typer.Typer(
     name="shipyard",
-    cls=_GroupsOnDemand,
+    cls=_BuiltOnDemand,
     help="Shipyard: the MLOps blueprint in one tool. Start with `shipyard quickstart`.",
     no_args_is_help=True,
     add_completion=False,
@@ -108,12 +129,4 @@ def root(
     ctx.obj.debug = debug
 
 
-app.command("new")(_new.new)
-app.command("run")(_run.run)
-app.command("info")(_info.info)
-app.command("quickstart")(_quickstart.quickstart)
-app.command("serve")(_serve.serve)
-app.command("predict")(_predict.predict)
-app.command("lab")(_lab.lab)
-app.command("lineage")(_lineage.lineage)
 _runs.app.command("reproduce")(_lineage.reproduce)
